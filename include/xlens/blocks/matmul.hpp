@@ -1,0 +1,40 @@
+// xlens/blocks/matmul.hpp — the one place xlens calls BLAS.
+//
+// Goes through xtensor-blas's cxxblas layer rather than <cblas.h>: xtensor-blas 0.20 declares its
+// own CBLAS prototypes, and including both in one translation unit does not compile.
+#pragma once
+
+#include <cstddef>
+
+#include <xtensor-blas/xblas.hpp>
+
+#include "xlens/blocks/hook_points.hpp"
+#include "xlens/model/weights.hpp"
+
+namespace xlens::blocks {
+
+/// C[M, N] = alpha · A[M, K] · op(B) + beta · C, row-major; op(B) = Bᵀ when `b_transposed`
+/// (B stored [N, K]) else B (stored [K, N]). Leading dimensions allow strided head slices.
+inline void gemm(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda, const float* B,
+                 std::size_t ldb, bool b_transposed, float* C, std::size_t ldc, float alpha = 1.0f, float beta = 0.0f) {
+    using index = xt::blas_index_t;
+    cxxblas::gemm<index>(cxxblas::RowMajor, cxxblas::NoTrans, b_transposed ? cxxblas::Trans : cxxblas::NoTrans,
+                         static_cast<index>(M), static_cast<index>(N), static_cast<index>(K), alpha, A,
+                         static_cast<index>(lda), B, static_cast<index>(ldb), beta, C, static_cast<index>(ldc));
+}
+
+/// y[T, d_out] = x[T, d_in] · Wᵀ + b, for either stored orientation of W.
+inline activation linear(const activation& x, const linear_weight& l) {
+    const std::size_t T = x.shape()[0], d_in = l.d_in(), d_out = l.d_out();
+    activation y = activation::from_shape({T, d_out});
+    if (T == 0) return y;
+    gemm(T, d_out, d_in, x.data(), d_in, l.w.data, l.in_by_out ? d_out : d_in, !l.in_by_out, y.data(), d_out);
+    if (!l.b.empty())
+        for (std::size_t t = 0; t < T; ++t) {
+            float* row = y.data() + t * d_out;
+            for (std::size_t j = 0; j < d_out; ++j) row[j] += l.b.data[j];
+        }
+    return y;
+}
+
+}  // namespace xlens::blocks

@@ -1,0 +1,252 @@
+// xlens/model/architecture.hpp — each supported family, described as data.
+//
+// A family is a table: which checkpoint tensor plays which canonical role, which config.json keys
+// hold which model_config field, and a few structural traits. The forward pass never asks which
+// family it runs; adding a family (Mistral was added this way) means adding a table, not code.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xlens/model/config.hpp"
+
+namespace xlens {
+
+/// What a checkpoint tensor is for, whatever the file calls it. Per-layer roles carry "{L}" in names.
+enum class role {
+    embed, pos_embed, ln_final_w, ln_final_b, unembed, unembed_b,                 // global
+    ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, qkv_w, qkv_b, o_w, o_b,           // per layer: attention
+    ln2_w, ln2_b, mlp_in_w, mlp_in_b, mlp_gate_w, mlp_gate_b, mlp_out_w, mlp_out_b // per layer: MLP
+};
+
+/// How q, k, v are stored when a checkpoint fuses them into one projection.
+enum class qkv_layout {
+    separate,         // three tensors (Llama, Qwen2, Mistral)
+    fused_blocks,     // one tensor, output rows [q | k | v] (GPT-2's c_attn)
+    fused_per_head,   // one tensor, output rows grouped per head as [head][q, k, v][d_head] (GPT-NeoX)
+};
+
+/// Which config.json key holds each model_config field, in the order tried (HF renamed some keys
+/// over the years). An empty list means the family has no such key and `default` applies.
+struct config_key {
+    std::vector<std::string> names;
+    double fallback = -1;  // used when no key is present; -1 means the field is required
+};
+
+struct hf_config_keys {
+    config_key d_model, n_layers, n_heads, n_kv_heads, d_head, d_mlp, d_vocab, n_ctx, norm_eps;
+    config_key rope_theta, partial_rotary;        // rotary families
+    std::vector<std::string> activation;          // key names holding the activation string
+    const char* default_activation = "silu";
+    config_key tied_embeddings, qkv_bias, o_bias, mlp_bias, parallel_residual;
+};
+
+struct family {
+    const char* name;                          // canonical family name, model_config::architecture
+    std::vector<std::string> hf_architectures; // config.json "architectures" entries it accepts
+    std::vector<std::string> hf_model_types;   // config.json "model_type" values it accepts
+    const char* gguf_architecture;             // GGUF "general.architecture", or nullptr
+    norm_kind norm;
+    position_kind positions;
+    bool gated_mlp;
+    qkv_layout qkv;
+    bool linear_in_by_out;  // GPT-2's Conv1D stores weights [in, out]; everyone else [out, in]
+    double d_mlp_multiple;  // d_mlp = multiple × d_model when the config leaves it null (GPT-2)
+    /// llama.cpp's converter reorders Q/K rows of Llama-family checkpoints to pair rotary dimensions
+    /// (2i, 2i+1) instead of (i, i + d/2); the loader undoes it so one rotary convention serves all.
+    bool gguf_qk_permuted;
+    hf_config_keys keys;
+    std::vector<std::pair<role, const char*>> hf_tensors;
+    std::vector<std::pair<role, const char*>> gguf_tensors;
+};
+
+namespace detail {
+
+inline config_key key(std::vector<std::string> names, double fallback = -1) { return {std::move(names), fallback}; }
+
+inline family llama_like(const char* name, std::vector<std::string> archs, std::vector<std::string> types,
+                         const char* gguf_arch, bool qkv_bias_by_default) {
+    hf_config_keys k;
+    k.d_model = key({"hidden_size"});
+    k.n_layers = key({"num_hidden_layers"});
+    k.n_heads = key({"num_attention_heads"});
+    k.n_kv_heads = key({"num_key_value_heads"}, 0);  // 0: same as n_heads
+    k.d_head = key({"head_dim"}, 0);                 // 0: d_model / n_heads
+    k.d_mlp = key({"intermediate_size"});
+    k.d_vocab = key({"vocab_size"});
+    k.n_ctx = key({"max_position_embeddings"});
+    k.norm_eps = key({"rms_norm_eps"}, 1e-6);
+    k.rope_theta = key({"rope_parameters.rope_theta", "rope_theta"}, 10000.0);
+    k.partial_rotary = key({"rope_parameters.partial_rotary_factor", "partial_rotary_factor"}, 1.0);
+    k.activation = {"hidden_act"};
+    k.default_activation = "silu";
+    k.tied_embeddings = key({"tie_word_embeddings"}, 0);
+    // Qwen2 always has q/k/v biases and no o bias; Llama's "attention_bias" switches all four.
+    k.qkv_bias = qkv_bias_by_default ? key({}, 1) : key({"attention_bias"}, 0);
+    k.o_bias = qkv_bias_by_default ? key({}, 0) : key({"attention_bias"}, 0);
+    k.mlp_bias = key({"mlp_bias"}, 0);
+    k.parallel_residual = key({}, 0);
+    return family{
+        name, std::move(archs), std::move(types), gguf_arch, norm_kind::rms_norm, position_kind::rotary,
+        /*gated_mlp=*/true, qkv_layout::separate, /*linear_in_by_out=*/false, 0.0,
+        /*gguf_qk_permuted=*/gguf_arch != nullptr && std::string(gguf_arch) == "llama", std::move(k),
+        {
+            {role::embed, "model.embed_tokens.weight"},
+            {role::ln1_w, "model.layers.{L}.input_layernorm.weight"},
+            {role::q_w, "model.layers.{L}.self_attn.q_proj.weight"},
+            {role::q_b, "model.layers.{L}.self_attn.q_proj.bias"},
+            {role::k_w, "model.layers.{L}.self_attn.k_proj.weight"},
+            {role::k_b, "model.layers.{L}.self_attn.k_proj.bias"},
+            {role::v_w, "model.layers.{L}.self_attn.v_proj.weight"},
+            {role::v_b, "model.layers.{L}.self_attn.v_proj.bias"},
+            {role::o_w, "model.layers.{L}.self_attn.o_proj.weight"},
+            {role::o_b, "model.layers.{L}.self_attn.o_proj.bias"},
+            {role::ln2_w, "model.layers.{L}.post_attention_layernorm.weight"},
+            {role::mlp_gate_w, "model.layers.{L}.mlp.gate_proj.weight"},
+            {role::mlp_gate_b, "model.layers.{L}.mlp.gate_proj.bias"},
+            {role::mlp_in_w, "model.layers.{L}.mlp.up_proj.weight"},
+            {role::mlp_in_b, "model.layers.{L}.mlp.up_proj.bias"},
+            {role::mlp_out_w, "model.layers.{L}.mlp.down_proj.weight"},
+            {role::mlp_out_b, "model.layers.{L}.mlp.down_proj.bias"},
+            {role::ln_final_w, "model.norm.weight"},
+            {role::unembed, "lm_head.weight"},
+        },
+        {
+            {role::embed, "token_embd.weight"},
+            {role::ln1_w, "blk.{L}.attn_norm.weight"},
+            {role::q_w, "blk.{L}.attn_q.weight"},
+            {role::q_b, "blk.{L}.attn_q.bias"},
+            {role::k_w, "blk.{L}.attn_k.weight"},
+            {role::k_b, "blk.{L}.attn_k.bias"},
+            {role::v_w, "blk.{L}.attn_v.weight"},
+            {role::v_b, "blk.{L}.attn_v.bias"},
+            {role::o_w, "blk.{L}.attn_output.weight"},
+            {role::o_b, "blk.{L}.attn_output.bias"},
+            {role::ln2_w, "blk.{L}.ffn_norm.weight"},
+            {role::mlp_gate_w, "blk.{L}.ffn_gate.weight"},
+            {role::mlp_in_w, "blk.{L}.ffn_up.weight"},
+            {role::mlp_out_w, "blk.{L}.ffn_down.weight"},
+            {role::ln_final_w, "output_norm.weight"},
+            {role::unembed, "output.weight"},
+        },
+    };
+}
+
+inline family gpt2_family() {
+    hf_config_keys k;
+    k.d_model = key({"n_embd"});
+    k.n_layers = key({"n_layer"});
+    k.n_heads = key({"n_head"});
+    k.n_kv_heads = key({}, 0);
+    k.d_head = key({}, 0);
+    k.d_mlp = key({"n_inner"}, 0);  // null in most configs: 4 × d_model
+    k.d_vocab = key({"vocab_size"});
+    k.n_ctx = key({"n_positions"});
+    k.norm_eps = key({"layer_norm_epsilon"}, 1e-5);
+    k.activation = {"activation_function"};
+    k.default_activation = "gelu_new";
+    k.tied_embeddings = key({"tie_word_embeddings"}, 1);
+    k.qkv_bias = key({}, 1);
+    k.o_bias = key({}, 1);
+    k.mlp_bias = key({}, 1);
+    k.parallel_residual = key({}, 0);
+    return family{
+        "gpt2", {"GPT2LMHeadModel", "GPT2Model"}, {"gpt2"}, "gpt2", norm_kind::layer_norm, position_kind::learned,
+        /*gated_mlp=*/false, qkv_layout::fused_blocks, /*linear_in_by_out=*/true, 4.0, false, std::move(k),
+        {
+            {role::embed, "transformer.wte.weight"},
+            {role::pos_embed, "transformer.wpe.weight"},
+            {role::ln1_w, "transformer.h.{L}.ln_1.weight"},
+            {role::ln1_b, "transformer.h.{L}.ln_1.bias"},
+            {role::qkv_w, "transformer.h.{L}.attn.c_attn.weight"},
+            {role::qkv_b, "transformer.h.{L}.attn.c_attn.bias"},
+            {role::o_w, "transformer.h.{L}.attn.c_proj.weight"},
+            {role::o_b, "transformer.h.{L}.attn.c_proj.bias"},
+            {role::ln2_w, "transformer.h.{L}.ln_2.weight"},
+            {role::ln2_b, "transformer.h.{L}.ln_2.bias"},
+            {role::mlp_in_w, "transformer.h.{L}.mlp.c_fc.weight"},
+            {role::mlp_in_b, "transformer.h.{L}.mlp.c_fc.bias"},
+            {role::mlp_out_w, "transformer.h.{L}.mlp.c_proj.weight"},
+            {role::mlp_out_b, "transformer.h.{L}.mlp.c_proj.bias"},
+            {role::ln_final_w, "transformer.ln_f.weight"},
+            {role::ln_final_b, "transformer.ln_f.bias"},
+            {role::unembed, "lm_head.weight"},
+        },
+        {},  // GGUF GPT-2 files are not supported yet: llama.cpp stores them transposed differently
+    };
+}
+
+inline family gpt_neox_family() {
+    hf_config_keys k;
+    k.d_model = key({"hidden_size"});
+    k.n_layers = key({"num_hidden_layers"});
+    k.n_heads = key({"num_attention_heads"});
+    k.n_kv_heads = key({}, 0);
+    k.d_head = key({}, 0);
+    k.d_mlp = key({"intermediate_size"});
+    k.d_vocab = key({"vocab_size"});
+    k.n_ctx = key({"max_position_embeddings"});
+    k.norm_eps = key({"layer_norm_eps"}, 1e-5);
+    k.rope_theta = key({"rope_parameters.rope_theta", "rope_theta", "rotary_emb_base"}, 10000.0);
+    k.partial_rotary = key({"rope_parameters.partial_rotary_factor", "partial_rotary_factor", "rotary_pct"}, 0.25);
+    k.activation = {"hidden_act"};
+    k.default_activation = "gelu";
+    k.tied_embeddings = key({"tie_word_embeddings"}, 0);
+    k.qkv_bias = key({"attention_bias"}, 1);
+    k.o_bias = key({"attention_bias"}, 1);
+    k.mlp_bias = key({}, 1);
+    k.parallel_residual = key({"use_parallel_residual"}, 1);
+    return family{
+        "gpt_neox", {"GPTNeoXForCausalLM"}, {"gpt_neox"}, nullptr, norm_kind::layer_norm, position_kind::rotary,
+        /*gated_mlp=*/false, qkv_layout::fused_per_head, /*linear_in_by_out=*/false, 0.0, false, std::move(k),
+        {
+            {role::embed, "gpt_neox.embed_in.weight"},
+            {role::ln1_w, "gpt_neox.layers.{L}.input_layernorm.weight"},
+            {role::ln1_b, "gpt_neox.layers.{L}.input_layernorm.bias"},
+            {role::qkv_w, "gpt_neox.layers.{L}.attention.query_key_value.weight"},
+            {role::qkv_b, "gpt_neox.layers.{L}.attention.query_key_value.bias"},
+            {role::o_w, "gpt_neox.layers.{L}.attention.dense.weight"},
+            {role::o_b, "gpt_neox.layers.{L}.attention.dense.bias"},
+            {role::ln2_w, "gpt_neox.layers.{L}.post_attention_layernorm.weight"},
+            {role::ln2_b, "gpt_neox.layers.{L}.post_attention_layernorm.bias"},
+            {role::mlp_in_w, "gpt_neox.layers.{L}.mlp.dense_h_to_4h.weight"},
+            {role::mlp_in_b, "gpt_neox.layers.{L}.mlp.dense_h_to_4h.bias"},
+            {role::mlp_out_w, "gpt_neox.layers.{L}.mlp.dense_4h_to_h.weight"},
+            {role::mlp_out_b, "gpt_neox.layers.{L}.mlp.dense_4h_to_h.bias"},
+            {role::ln_final_w, "gpt_neox.final_layer_norm.weight"},
+            {role::ln_final_b, "gpt_neox.final_layer_norm.bias"},
+            {role::unembed, "embed_out.weight"},
+        },
+        {},
+    };
+}
+
+}  // namespace detail
+
+/// Every family xlens can run, in the order they are matched against a checkpoint.
+inline const std::vector<family>& families() {
+    static const std::vector<family> all = {
+        detail::llama_like("llama", {"LlamaForCausalLM"}, {"llama"}, "llama", false),
+        detail::llama_like("mistral", {"MistralForCausalLM"}, {"mistral"}, nullptr, false),
+        detail::llama_like("qwen2", {"Qwen2ForCausalLM"}, {"qwen2"}, "qwen2", true),
+        detail::gpt2_family(),
+        detail::gpt_neox_family(),
+    };
+    return all;
+}
+
+/// Checkpoint name of `r` in layer `layer` according to `table`, or "" if the family has no such tensor.
+inline std::string tensor_name(const std::vector<std::pair<role, const char*>>& table, role r, std::size_t layer) {
+    for (const auto& [rr, pattern] : table) {
+        if (rr != r) continue;
+        std::string name = pattern;
+        auto at = name.find("{L}");
+        if (at != std::string::npos) name.replace(at, 3, std::to_string(layer));
+        return name;
+    }
+    return "";
+}
+
+}  // namespace xlens

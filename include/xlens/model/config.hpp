@@ -1,0 +1,119 @@
+// xlens/model/config.hpp — the shape and arithmetic of a transformer, independent of file format.
+//
+// One model_config describes every supported family; families differ only in the values here and in
+// their tensor-name tables (model/architecture.hpp). It is filled from an HF config.json or from GGUF
+// metadata, and validated once, at construction, so the forward pass can trust it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "xlens/error.hpp"
+
+namespace xlens {
+
+enum class norm_kind { layer_norm, rms_norm };
+
+/// Elementwise nonlinearity of the MLP. gelu is the exact erf form; gelu_tanh is the tanh
+/// approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast"); silu is x·sigmoid(x).
+enum class activation_kind { gelu, gelu_tanh, silu, relu };
+
+enum class position_kind { learned, rotary };
+
+struct norm_config {
+    norm_kind kind = norm_kind::rms_norm;
+    double eps = 1e-5;  // added to the variance before the square root
+};
+
+/// Rotary position embedding (RoPE), HF "rotate_half" convention: dimension i of a head pairs with
+/// i + rotary_dim/2. Partial rotary (GPT-NeoX / Pythia) rotates only the first rotary_dim dimensions.
+struct rotary_config {
+    double theta = 10000.0;
+    std::size_t rotary_dim = 0;  // ≤ d_head, even
+    /// "default", "linear" (positions divided by factor) or "llama3" (frequency-dependent scaling).
+    std::string scaling = "default";
+    double factor = 1.0;
+    double low_freq_factor = 1.0;
+    double high_freq_factor = 4.0;
+    double original_max_positions = 8192;
+};
+
+struct attention_config {
+    std::size_t n_heads = 0;
+    std::size_t n_kv_heads = 0;  // < n_heads for grouped-query attention; each kv head serves n_heads/n_kv_heads query heads
+    std::size_t d_head = 0;
+    bool qkv_bias = false;       // Qwen2, GPT-2, GPT-NeoX have biases on the q, k, v projections
+    bool o_bias = false;
+    position_kind positions = position_kind::rotary;
+    rotary_config rotary;        // used when positions == rotary
+    std::size_t sliding_window = 0;  // 0: full causal attention; else a query sees keys with q − k < window (Mistral)
+};
+
+struct mlp_config {
+    std::size_t d_mlp = 0;
+    bool gated = false;          // SwiGLU / GeGLU: act(x W_gate) * (x W_in)
+    activation_kind activation = activation_kind::silu;
+    bool bias = false;
+};
+
+struct model_config {
+    std::string architecture;    // family name from model/architecture.hpp, e.g. "llama"
+    std::size_t d_model = 0;
+    std::size_t n_layers = 0;
+    std::size_t d_vocab = 0;
+    std::size_t n_ctx = 0;       // longest sequence the model was built for (positions table / rope range)
+    norm_config norm;
+    attention_config attn;
+    mlp_config mlp;
+    bool parallel_residual = false;  // GPT-NeoX: attention and MLP both read resid_pre
+    bool tied_embeddings = false;    // unembedding reuses the token embedding matrix
+
+    /// Throws config_error 301 naming `source` and the field when a value is impossible.
+    void validate(const std::string& source) const;
+};
+
+/// Name of an activation as HF spells it, for messages and `xlens info`.
+inline const char* activation_name(activation_kind a) {
+    switch (a) {
+        case activation_kind::gelu: return "gelu";
+        case activation_kind::gelu_tanh: return "gelu_tanh";
+        case activation_kind::silu: return "silu";
+        case activation_kind::relu: return "relu";
+    }
+    return "?";
+}
+
+// ---- definitions -------------------------------------------------------------------------------
+
+inline void model_config::validate(const std::string& source) const {
+    auto fail = [&](const std::string& field, const std::string& why) {
+        throw config_error(301, source + ": field '" + field + "' " + why);
+    };
+    auto positive = [&](std::size_t v, const char* field) {
+        if (v == 0) fail(field, "must be positive");
+        if (v > (std::size_t(1) << 31)) fail(field, "is implausibly large (" + std::to_string(v) + ")");
+    };
+    positive(d_model, "d_model");
+    positive(n_layers, "n_layers");
+    positive(d_vocab, "d_vocab");
+    positive(n_ctx, "n_ctx");
+    positive(attn.n_heads, "n_heads");
+    positive(attn.n_kv_heads, "n_kv_heads");
+    positive(attn.d_head, "d_head");
+    positive(mlp.d_mlp, "d_mlp");
+    if (attn.n_heads % attn.n_kv_heads != 0)
+        fail("n_kv_heads", "(" + std::to_string(attn.n_kv_heads) + ") must divide n_heads (" +
+                               std::to_string(attn.n_heads) + ")");
+    if (!(norm.eps >= 0.0 && norm.eps < 1.0)) fail("norm_eps", "must be in [0, 1)");
+    if (attn.positions == position_kind::rotary) {
+        const auto& r = attn.rotary;
+        if (r.rotary_dim == 0 || r.rotary_dim > attn.d_head || r.rotary_dim % 2 != 0)
+            fail("rotary_dim", "(" + std::to_string(r.rotary_dim) + ") must be even and in (0, d_head]");
+        if (!(r.theta > 0.0)) fail("rope_theta", "must be positive");
+        if (r.scaling != "default" && r.scaling != "linear" && r.scaling != "llama3")
+            fail("rope_scaling", "type '" + r.scaling + "' is not supported (default, linear, llama3)");
+        if (!(r.factor > 0.0)) fail("rope_scaling.factor", "must be positive");
+    }
+}
+
+}  // namespace xlens

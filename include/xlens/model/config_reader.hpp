@@ -1,0 +1,253 @@
+// xlens/model/config_reader.hpp — filling a model_config from config.json or from GGUF metadata.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "xlens/io/gguf.hpp"
+#include "xlens/model/architecture.hpp"
+#include "xlens/model/config.hpp"
+
+namespace xlens {
+
+/// The family whose table accepts this config.json (by "architectures", then "model_type").
+/// Throws config_error 302 naming the file and listing the supported families.
+const family& family_for_hf_config(const nlohmann::json& config, const std::string& path);
+
+/// The family whose GGUF architecture name is `arch`; throws config_error 302 if none.
+const family& family_for_gguf(const std::string& arch, const std::string& path);
+
+/// Reads and validates an HF config.json already parsed from `path`.
+model_config config_from_hf(const nlohmann::json& config, const family& fam, const std::string& path);
+
+/// Reads and validates GGUF metadata; `d_vocab` comes from the embedding tensor when no key holds it.
+model_config config_from_gguf(const io::gguf_file& file, const family& fam);
+
+// ---- definitions -------------------------------------------------------------------------------
+
+namespace detail {
+
+inline std::string supported_families() {
+    std::string s;
+    for (const auto& f : families()) s += (s.empty() ? "" : ", ") + std::string(f.name);
+    return s;
+}
+
+/// The value at a dotted key ("rope_parameters.rope_theta"), or nullptr when absent or null.
+inline const nlohmann::json* find_key(const nlohmann::json& j, const std::string& dotted) {
+    const nlohmann::json* cur = &j;
+    std::size_t start = 0;
+    while (true) {
+        auto dot = dotted.find('.', start);
+        auto part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        if (!cur->is_object()) return nullptr;
+        auto it = cur->find(part);
+        if (it == cur->end() || it->is_null()) return nullptr;
+        cur = &*it;
+        if (dot == std::string::npos) return cur;
+        start = dot + 1;
+    }
+}
+
+/// The number under the first present key of `k`, its fallback, or config_error 303 if required.
+inline double number(const nlohmann::json& j, const config_key& k, const std::string& field, const std::string& path) {
+    for (const auto& name : k.names) {
+        const auto* v = find_key(j, name);
+        if (!v) continue;
+        if (v->is_boolean()) return v->get<bool>() ? 1.0 : 0.0;
+        if (!v->is_number()) throw config_error(304, path + ": field '" + name + "' must be a number");
+        double d = v->get<double>();
+        if (!std::isfinite(d) || d < 0) throw config_error(304, path + ": field '" + name + "' must be a finite non-negative number");
+        return d;
+    }
+    if (k.fallback < 0) {
+        std::string names;
+        for (const auto& n : k.names) names += (names.empty() ? "'" : " or '") + n + "'";
+        throw config_error(303, path + ": missing field " + (names.empty() ? field : names) + " (" + field + ")");
+    }
+    return k.fallback;
+}
+
+inline std::size_t count(const nlohmann::json& j, const config_key& k, const std::string& field, const std::string& path) {
+    double d = number(j, k, field, path);
+    if (d != std::floor(d) || d > 1e12) throw config_error(304, path + ": field '" + field + "' must be a whole number");
+    return static_cast<std::size_t>(d);
+}
+
+inline activation_kind activation_from_name(const std::string& name, const std::string& where) {
+    if (name == "gelu") return activation_kind::gelu;
+    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return activation_kind::gelu_tanh;
+    if (name == "silu" || name == "swish") return activation_kind::silu;
+    if (name == "relu") return activation_kind::relu;
+    throw config_error(305, where + ": activation '" + name + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, relu)");
+}
+
+/// Rope scaling from transformers 5's rope_parameters or transformers 4's rope_scaling.
+inline void read_rope_scaling(const nlohmann::json& j, rotary_config& r, const std::string& path) {
+    const nlohmann::json* s = find_key(j, "rope_scaling");
+    if (!s) s = find_key(j, "rope_parameters");
+    if (!s || !s->is_object()) return;
+    for (const char* type_key : {"rope_type", "type"}) {
+        auto it = s->find(type_key);
+        if (it != s->end() && it->is_string()) r.scaling = it->get<std::string>();
+    }
+    auto num = [&](const char* key, double& out) {
+        auto it = s->find(key);
+        if (it == s->end() || it->is_null()) return;
+        if (!it->is_number()) throw config_error(304, path + ": field 'rope_scaling." + std::string(key) + "' must be a number");
+        out = it->get<double>();
+    };
+    num("factor", r.factor);
+    num("low_freq_factor", r.low_freq_factor);
+    num("high_freq_factor", r.high_freq_factor);
+    num("original_max_position_embeddings", r.original_max_positions);
+}
+
+}  // namespace detail
+
+inline const family& family_for_hf_config(const nlohmann::json& config, const std::string& path) {
+    if (!config.is_object()) throw config_error(306, path + ": config must be a JSON object");
+    std::string asked;
+    if (const auto* archs = detail::find_key(config, "architectures"); archs && archs->is_array()) {
+        for (const auto& a : *archs) {
+            if (!a.is_string()) continue;
+            asked = a.get<std::string>();
+            for (const auto& f : families())
+                for (const auto& name : f.hf_architectures)
+                    if (name == asked) return f;
+        }
+    }
+    if (const auto* type = detail::find_key(config, "model_type"); type && type->is_string()) {
+        asked = type->get<std::string>();
+        for (const auto& f : families())
+            for (const auto& name : f.hf_model_types)
+                if (name == asked) return f;
+    }
+    throw config_error(302, path + ": unsupported architecture '" + (asked.empty() ? "(none given)" : asked) +
+                                "'; xlens supports: " + detail::supported_families());
+}
+
+inline const family& family_for_gguf(const std::string& arch, const std::string& path) {
+    for (const auto& f : families())
+        if (f.gguf_architecture && arch == f.gguf_architecture && !f.gguf_tensors.empty()) return f;
+    std::string supported;
+    for (const auto& f : families())
+        if (f.gguf_architecture && !f.gguf_tensors.empty()) supported += (supported.empty() ? "" : ", ") + std::string(f.gguf_architecture);
+    throw config_error(302, path + ": unsupported GGUF architecture '" + arch + "'; xlens reads GGUF for: " + supported);
+}
+
+inline model_config config_from_hf(const nlohmann::json& j, const family& fam, const std::string& path) {
+    using detail::count;
+    using detail::number;
+    const auto& k = fam.keys;
+    model_config c;
+    c.architecture = fam.name;
+    c.d_model = count(j, k.d_model, "d_model", path);
+    c.n_layers = count(j, k.n_layers, "n_layers", path);
+    c.d_vocab = count(j, k.d_vocab, "d_vocab", path);
+    c.n_ctx = count(j, k.n_ctx, "n_ctx", path);
+    c.norm = {fam.norm, number(j, k.norm_eps, "norm_eps", path)};
+    auto& a = c.attn;
+    a.n_heads = count(j, k.n_heads, "n_heads", path);
+    a.n_kv_heads = count(j, k.n_kv_heads, "n_kv_heads", path);
+    if (a.n_kv_heads == 0) a.n_kv_heads = a.n_heads;
+    a.d_head = count(j, k.d_head, "d_head", path);
+    if (a.d_head == 0) {
+        if (a.n_heads == 0 || c.d_model % a.n_heads != 0)
+            throw config_error(301, path + ": field 'n_heads' (" + std::to_string(a.n_heads) + ") must divide d_model (" +
+                                        std::to_string(c.d_model) + ")");
+        a.d_head = c.d_model / a.n_heads;
+    }
+    a.qkv_bias = number(j, k.qkv_bias, "qkv_bias", path) != 0;
+    a.o_bias = number(j, k.o_bias, "o_bias", path) != 0;
+    a.positions = fam.positions;
+    if (fam.positions == position_kind::rotary) {
+        a.rotary.theta = number(j, k.rope_theta, "rope_theta", path);
+        double fraction = number(j, k.partial_rotary, "partial_rotary_factor", path);
+        if (!(fraction > 0.0 && fraction <= 1.0))
+            throw config_error(304, path + ": field 'partial_rotary_factor' must be in (0, 1]");
+        a.rotary.rotary_dim = static_cast<std::size_t>(static_cast<double>(a.d_head) * fraction);
+        detail::read_rope_scaling(j, a.rotary, path);
+    }
+    if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_unsigned()) {
+        bool enabled = true;  // Qwen2 keeps a window in the config but switches it off with use_sliding_window
+        if (const auto* use = detail::find_key(j, "use_sliding_window"); use && use->is_boolean()) enabled = use->get<bool>();
+        if (enabled) a.sliding_window = w->get<std::size_t>();
+    }
+    c.mlp.gated = fam.gated_mlp;
+    c.mlp.d_mlp = count(j, k.d_mlp, "d_mlp", path);
+    if (c.mlp.d_mlp == 0) c.mlp.d_mlp = static_cast<std::size_t>(fam.d_mlp_multiple * static_cast<double>(c.d_model));
+    c.mlp.bias = number(j, k.mlp_bias, "mlp_bias", path) != 0;
+    std::string act = fam.keys.default_activation;
+    for (const auto& name : k.activation)
+        if (const auto* v = detail::find_key(j, name)) {
+            if (!v->is_string()) throw config_error(304, path + ": field '" + name + "' must be a string");
+            act = v->get<std::string>();
+        }
+    c.mlp.activation = detail::activation_from_name(act, path);
+    c.parallel_residual = number(j, k.parallel_residual, "parallel_residual", path) != 0;
+    c.tied_embeddings = number(j, k.tied_embeddings, "tie_word_embeddings", path) != 0;
+    // Options that change the arithmetic and that xlens does not implement are refused, not ignored.
+    if (const auto* v = detail::find_key(j, "scale_attn_by_inverse_layer_idx"); v && v->is_boolean() && v->get<bool>())
+        throw config_error(307, path + ": 'scale_attn_by_inverse_layer_idx' is not supported");
+    if (const auto* v = detail::find_key(j, "scale_attn_weights"); v && v->is_boolean() && !v->get<bool>())
+        throw config_error(307, path + ": 'scale_attn_weights: false' is not supported");
+    c.validate(path);
+    return c;
+}
+
+inline model_config config_from_gguf(const io::gguf_file& f, const family& fam) {
+    const std::string arch = fam.gguf_architecture;
+    const std::string& path = f.path();
+    auto required = [&](const std::string& suffix) -> std::uint64_t {
+        auto key = arch + "." + suffix;
+        if (!f.has(key)) throw config_error(303, path + ": missing GGUF metadata '" + key + "'");
+        return f.get_uint(key);
+    };
+    auto optional_uint = [&](const std::string& suffix, std::uint64_t fallback) {
+        auto key = arch + "." + suffix;
+        return f.has(key) ? f.get_uint(key) : fallback;
+    };
+    auto optional_float = [&](const std::string& suffix, double fallback) {
+        auto key = arch + "." + suffix;
+        return f.has(key) ? f.get_float(key) : fallback;
+    };
+    model_config c;
+    c.architecture = fam.name;
+    c.d_model = required("embedding_length");
+    c.n_layers = required("block_count");
+    c.n_ctx = required("context_length");
+    c.mlp.d_mlp = required("feed_forward_length");
+    c.mlp.gated = fam.gated_mlp;
+    c.mlp.activation = detail::activation_from_name(fam.keys.default_activation, path);
+    c.attn.n_heads = required("attention.head_count");
+    c.attn.n_kv_heads = optional_uint("attention.head_count_kv", c.attn.n_heads);
+    if (c.attn.n_heads == 0 || c.d_model % c.attn.n_heads != 0)
+        throw config_error(301, path + ": GGUF '" + arch + ".attention.head_count' must divide the embedding length");
+    c.attn.d_head = optional_uint("attention.key_length", c.d_model / c.attn.n_heads);
+    c.attn.positions = fam.positions;
+    c.attn.rotary.theta = optional_float("rope.freq_base", 10000.0);
+    c.attn.rotary.rotary_dim = optional_uint("rope.dimension_count", c.attn.d_head);
+    if (f.has(arch + ".rope.scaling.type")) {
+        auto type = f.get_string(arch + ".rope.scaling.type");
+        if (type != "none") c.attn.rotary.scaling = type;
+        c.attn.rotary.factor = optional_float("rope.scaling.factor", 1.0);
+    }
+    if (f.find("rope_freqs.weight"))
+        throw config_error(307, path + ": per-frequency rope factors (tensor 'rope_freqs.weight') are not supported");
+    c.norm = {fam.norm, optional_float(fam.norm == norm_kind::rms_norm ? "attention.layer_norm_rms_epsilon"
+                                                                       : "attention.layer_norm_epsilon", 1e-5)};
+    // Biases and the output matrix are present or absent as tensors in GGUF, not as flags.
+    c.attn.qkv_bias = f.find(tensor_name(fam.gguf_tensors, role::q_b, 0)) != nullptr;
+    c.attn.o_bias = f.find(tensor_name(fam.gguf_tensors, role::o_b, 0)) != nullptr;
+    c.mlp.bias = f.find(tensor_name(fam.gguf_tensors, role::mlp_out_b, 0)) != nullptr;
+    c.tied_embeddings = f.find(tensor_name(fam.gguf_tensors, role::unembed, 0)) == nullptr;
+    const auto* embed = f.find(tensor_name(fam.gguf_tensors, role::embed, 0));
+    c.d_vocab = optional_uint("vocab_size", embed && embed->shape.size() == 2 ? embed->shape[0] : 0);
+    c.validate(path);
+    return c;
+}
+
+}  // namespace xlens

@@ -1,0 +1,308 @@
+// xlens/model/loader.hpp — from checkpoint tensors to canonical weights (definition of model::load).
+//
+// The loader walks the family's role table, finds each tensor, checks its shape against the config,
+// and hands the forward pass float32 memory: a view into the mapped file when the tensor already is
+// aligned float32, otherwise an owned copy (dequantised GGUF blocks, f16/bf16, split fused q/k/v,
+// llama.cpp's permuted Q/K rows put back). Every such step is written to model::load_notes().
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "xlens/io/gguf.hpp"
+#include "xlens/io/json.hpp"
+#include "xlens/io/quants.hpp"
+#include "xlens/io/safetensors.hpp"
+#include "xlens/model/architecture.hpp"
+#include "xlens/model/config_reader.hpp"
+#include "xlens/model/model.hpp"
+
+namespace xlens {
+namespace detail {
+
+inline std::string shape_string(const std::vector<std::size_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+inline std::vector<std::size_t> to_size_shape(const std::vector<std::uint64_t>& s) {
+    return std::vector<std::size_t>(s.begin(), s.end());
+}
+
+/// Fills model_weights from a list of tensors according to one family table.
+class weight_builder {
+public:
+    weight_builder(model::state& st, const family& fam, const std::vector<io::tensor_ref>& tensors, bool from_gguf)
+        : st_(st), fam_(fam), table_(from_gguf ? fam.gguf_tensors : fam.hf_tensors), gguf_(from_gguf) {
+        for (const auto& t : tensors) by_name_[t.name] = &t;
+    }
+
+    void build() {
+        const auto& c = st_.config;
+        const std::size_t d = c.d_model, H = c.attn.n_heads, KV = c.attn.n_kv_heads, dh = c.attn.d_head;
+        auto& w = st_.weights;
+        w.embed = required(role::embed, 0, {c.d_vocab, d});
+        if (c.attn.positions == position_kind::learned) w.pos_embed = required(role::pos_embed, 0, {c.n_ctx, d});
+        w.layers.resize(c.n_layers);
+        for (std::size_t L = 0; L < c.n_layers; ++L) {
+            auto& lw = w.layers[L];
+            lw.ln1 = norm(role::ln1_w, role::ln1_b, L);
+            lw.ln2 = norm(role::ln2_w, role::ln2_b, L);
+            if (fam_.qkv == qkv_layout::separate) {
+                lw.attn.q = linear(role::q_w, role::q_b, L, H * dh, d, c.attn.qkv_bias);
+                lw.attn.k = linear(role::k_w, role::k_b, L, KV * dh, d, c.attn.qkv_bias);
+                lw.attn.v = linear(role::v_w, role::v_b, L, KV * dh, d, c.attn.qkv_bias);
+                if (gguf_ && fam_.gguf_qk_permuted) {
+                    lw.attn.q.w = unpermute_rotary_rows(lw.attn.q.w, H, dh);
+                    lw.attn.k.w = unpermute_rotary_rows(lw.attn.k.w, KV, dh);
+                    if (!lw.attn.q.b.empty()) lw.attn.q.b = unpermute_rotary_rows(lw.attn.q.b, H, dh);
+                    if (!lw.attn.k.b.empty()) lw.attn.k.b = unpermute_rotary_rows(lw.attn.k.b, KV, dh);
+                }
+            } else {
+                split_fused_qkv(lw.attn, L);
+            }
+            lw.attn.o = linear(role::o_w, role::o_b, L, d, H * dh, c.attn.o_bias);
+            lw.mlp.in = linear(role::mlp_in_w, role::mlp_in_b, L, c.mlp.d_mlp, d, c.mlp.bias);
+            if (c.mlp.gated) lw.mlp.gate = linear(role::mlp_gate_w, role::mlp_gate_b, L, c.mlp.d_mlp, d, c.mlp.bias);
+            lw.mlp.out = linear(role::mlp_out_w, role::mlp_out_b, L, d, c.mlp.d_mlp, c.mlp.bias);
+        }
+        w.ln_final = norm(role::ln_final_w, role::ln_final_b, 0);
+        if (c.tied_embeddings) {
+            w.unembed.w = w.embed;
+            if (find(role::unembed, 0)) note("tied embeddings: the unembedding reuses the token embedding; the checkpoint's separate unembedding tensor is ignored, as transformers does");
+        } else {
+            w.unembed.w = required(role::unembed, 0, {c.d_vocab, d});
+        }
+        if (find(role::unembed_b, 0)) w.unembed.b = required(role::unembed_b, 0, {c.d_vocab});
+        if (gguf_ && fam_.gguf_qk_permuted)
+            note("GGUF Q/K rows: undid llama.cpp's rotary row permutation in every layer (pairs (2i, 2i+1) → (i, i + d_head/2))");
+        report_unused();
+    }
+
+private:
+    const io::tensor_ref* find(role r, std::size_t layer) const {
+        auto name = tensor_name(table_, r, layer);
+        if (name.empty()) return nullptr;
+        auto it = by_name_.find(name);
+        return it == by_name_.end() ? nullptr : it->second;
+    }
+
+    weight required(role r, std::size_t layer, std::vector<std::size_t> shape) {
+        const auto* t = find(r, layer);
+        if (!t) {
+            auto name = tensor_name(table_, r, layer);
+            throw weights_error(402, st_.source + ": missing tensor '" + (name.empty() ? std::string("?") : name) +
+                                         "' required by the " + fam_.name + " architecture");
+        }
+        return as_f32(*t, shape);
+    }
+
+    weight optional(role r, std::size_t layer, std::vector<std::size_t> shape) {
+        const auto* t = find(r, layer);
+        return t ? as_f32(*t, shape) : weight{};
+    }
+
+    /// Zero-copy when the bytes already are aligned float32; an owned float32 copy otherwise.
+    weight as_f32(const io::tensor_ref& t, const std::vector<std::size_t>& shape) {
+        used_.insert(t.name);
+        if (to_size_shape(t.shape) != shape)
+            throw weights_error(403, t.where() + " has shape " + shape_string(to_size_shape(t.shape)) + ", expected " +
+                                         shape_string(shape) + " from the config");
+        if (!io::is_float_convertible(t.type))
+            throw weights_error(404, t.where() + " has dtype " + io::dtype_name(t.type) + ", which xlens cannot convert to float32");
+        bool aligned = reinterpret_cast<std::uintptr_t>(t.data) % alignof(float) == 0;
+        if (t.type == io::dtype::f32 && aligned) return {reinterpret_cast<const float*>(t.data), shape};
+        converted_[io::dtype_name(t.type)] += 1;
+        float* out = allocate(t.elements());
+        io::dequantize(t.type, t.data, t.elements(), out);
+        return {out, shape};
+    }
+
+    norm_weight norm(role w_role, role b_role, std::size_t layer) {
+        const std::size_t d = st_.config.d_model;
+        norm_weight n{required(w_role, layer, {d}), {}};
+        if (st_.config.norm.kind == norm_kind::layer_norm) n.b = required(b_role, layer, {d});
+        return n;
+    }
+
+    linear_weight linear(role w_role, role b_role, std::size_t layer, std::size_t d_out, std::size_t d_in, bool bias) {
+        linear_weight l;
+        l.in_by_out = fam_.linear_in_by_out;
+        l.w = required(w_role, layer, l.in_by_out ? std::vector<std::size_t>{d_in, d_out} : std::vector<std::size_t>{d_out, d_in});
+        if (bias) l.b = required(b_role, layer, {d_out});
+        return l;
+    }
+
+    /// GPT-2 keeps [q | k | v] side by side; GPT-NeoX interleaves them per head. Both become three projections.
+    void split_fused_qkv(attention_weight& a, std::size_t L) {
+        const auto& c = st_.config;
+        const std::size_t d = c.d_model, H = c.attn.n_heads, dh = c.attn.d_head;
+        if (c.attn.n_kv_heads != H)
+            throw config_error(307, st_.source + ": fused q/k/v with grouped-query attention is not supported");
+        const std::size_t width = 3 * H * dh;
+        bool by_out = fam_.linear_in_by_out;
+        weight w = required(role::qkv_w, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d});
+        weight b = c.attn.qkv_bias ? required(role::qkv_b, L, {width}) : weight{};
+        // Source row (output feature) of output `i` (0 ≤ i < H·dh) of projection `part` (0 q, 1 k, 2 v).
+        auto source_feature = [&](std::size_t part, std::size_t i) {
+            if (fam_.qkv == qkv_layout::fused_blocks) return part * H * dh + i;
+            return (i / dh) * 3 * dh + part * dh + i % dh;  // fused_per_head
+        };
+        linear_weight* parts[3] = {&a.q, &a.k, &a.v};
+        for (std::size_t part = 0; part < 3; ++part) {
+            float* pw = allocate(H * dh * d);
+            for (std::size_t i = 0; i < H * dh; ++i) {
+                std::size_t src = source_feature(part, i);
+                for (std::size_t j = 0; j < d; ++j) {
+                    if (by_out) pw[j * H * dh + i] = w.data[j * width + src];  // stays [d_in, d_out]
+                    else pw[i * d + j] = w.data[src * d + j];
+                }
+            }
+            parts[part]->in_by_out = by_out;
+            parts[part]->w = {pw, by_out ? std::vector<std::size_t>{d, H * dh} : std::vector<std::size_t>{H * dh, d}};
+            if (!b.empty()) {
+                float* pb = allocate(H * dh);
+                for (std::size_t i = 0; i < H * dh; ++i) pb[i] = b.data[source_feature(part, i)];
+                parts[part]->b = {pb, {H * dh}};
+            }
+        }
+        if (L == 0) note(std::string("fused q/k/v (") + (fam_.qkv == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
+                         ") split into separate projections (copies; values unchanged)");
+    }
+
+    /// Row r of head h in llama.cpp's order holds HF row (r % 2)·dh/2 + r/2; put rows back in HF order.
+    weight unpermute_rotary_rows(const weight& w, std::size_t heads, std::size_t dh) {
+        std::size_t cols = w.shape.size() == 2 ? w.shape[1] : 1;
+        float* out = allocate(heads * dh * cols);
+        const std::size_t half = dh / 2;
+        for (std::size_t h = 0; h < heads; ++h)
+            for (std::size_t r = 0; r < dh; ++r) {
+                std::size_t hf_row = (r % 2) * half + r / 2;
+                std::memcpy(out + (h * dh + hf_row) * cols, w.data + (h * dh + r) * cols, cols * sizeof(float));
+            }
+        return {out, w.shape};
+    }
+
+    float* allocate(std::uint64_t n) {
+        st_.owned.emplace_back(new float[static_cast<std::size_t>(n)]);
+        return st_.owned.back().get();
+    }
+
+    void note(std::string s) { st_.notes.push_back(std::move(s)); }
+
+    void report_unused() {
+        std::vector<std::string> unused;
+        for (const auto& [name, t] : by_name_)
+            if (!used_.count(name)) unused.push_back(name);
+        std::sort(unused.begin(), unused.end());
+        for (const auto& [type, n] : converted_)
+            note("converted " + std::to_string(n) + " " + type + " tensor(s) to float32 (owned copies)");
+        if (!unused.empty()) {
+            std::string list;
+            for (std::size_t i = 0; i < unused.size() && i < 8; ++i) list += (i ? ", " : "") + unused[i];
+            if (unused.size() > 8) list += ", …";
+            note(std::to_string(unused.size()) + " checkpoint tensor(s) not used by the forward pass: " + list);
+        }
+    }
+
+    model::state& st_;
+    const family& fam_;
+    const std::vector<std::pair<role, const char*>>& table_;
+    bool gguf_;
+    std::unordered_map<std::string, const io::tensor_ref*> by_name_;
+    std::set<std::string> used_;
+    std::map<std::string, std::size_t> converted_;
+};
+
+inline void fill_inventory(model::state& st, const std::vector<io::tensor_ref>& tensors) {
+    for (const auto& t : tensors)
+        st.inventory.push_back({t.name, io::dtype_name(t.type), t.shape, t.nbytes, t.file ? *t.file : std::string()});
+}
+
+inline void check_all_finite(const model::state& st) {
+    auto check = [&](const weight& w, const std::string& what) {
+        for (std::size_t i = 0, n = w.size(); i < n; ++i)
+            if (!std::isfinite(w.data[i]))
+                throw weights_error(405, st.source + ": " + what + " holds a non-finite value at flat index " + std::to_string(i));
+    };
+    const auto& w = st.weights;
+    check(w.embed, "the token embedding");
+    for (std::size_t L = 0; L < w.layers.size(); ++L) {
+        const auto& l = w.layers[L];
+        auto tag = "layer " + std::to_string(L) + " ";
+        for (const auto* lin : {&l.attn.q, &l.attn.k, &l.attn.v, &l.attn.o, &l.mlp.in, &l.mlp.gate, &l.mlp.out}) {
+            check(lin->w, tag + "weight");
+            check(lin->b, tag + "bias");
+        }
+    }
+}
+
+inline std::shared_ptr<model::state> load_safetensors_model(const std::string& path, const std::filesystem::path& config_path) {
+    auto st = std::make_shared<model::state>();
+    st->source = path;
+    st->format = "safetensors";
+    if (!std::filesystem::exists(config_path))
+        throw io_error(105, path + ": no config.json beside the weights (looked for '" + config_path.string() + "')");
+    auto json = io::read_json_file(config_path.string());
+    const auto& fam = family_for_hf_config(json, config_path.string());
+    st->config = config_from_hf(json, fam, config_path.string());
+    auto checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
+    st->keep_alive.push_back(checkpoint);
+    fill_inventory(*st, checkpoint->tensors());
+    weight_builder(*st, fam, checkpoint->tensors(), false).build();
+    return st;
+}
+
+inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
+    auto st = std::make_shared<model::state>();
+    st->source = path;
+    st->format = "gguf";
+    auto file = std::make_shared<io::gguf_file>(path);
+    st->keep_alive.push_back(file);
+    if (!file->has("general.architecture")) throw config_error(303, path + ": missing GGUF metadata 'general.architecture'");
+    const auto& fam = family_for_gguf(file->get_string("general.architecture"), path);
+    st->config = config_from_gguf(*file, fam);
+    for (const char* key : {"general.name", "general.architecture", "general.file_type", "tokenizer.ggml.model"})
+        if (file->has(key)) {
+            std::string value;
+            try { value = file->get_string(key); } catch (const xlens::error&) { value = std::to_string(file->get_uint(key)); }
+            st->metadata.emplace_back(key, value);
+        }
+    fill_inventory(*st, file->tensors());
+    weight_builder(*st, fam, file->tensors(), true).build();
+    return st;
+}
+
+}  // namespace detail
+
+inline model model::load(const std::string& path, const load_options& options) {
+    namespace fs = std::filesystem;
+    io::refuse_pickle(path);
+    fs::path p(path);
+    if (!fs::exists(p)) throw io_error(105, "'" + path + "': no such file or folder");
+    std::shared_ptr<state> st;
+    auto ends_with = [&](const std::string& suffix) {
+        return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (fs::is_directory(p)) {
+        st = detail::load_safetensors_model(path, p / "config.json");
+    } else if (ends_with(".gguf")) {
+        st = detail::load_gguf_model(path);
+    } else if (ends_with(".safetensors") || ends_with(".safetensors.index.json")) {
+        st = detail::load_safetensors_model(path, p.parent_path() / "config.json");
+    } else {
+        throw io_error(106, "'" + path + "': not a model (expected a folder, a .safetensors, a .safetensors.index.json or a .gguf file)");
+    }
+    if (options.check_finite) detail::check_all_finite(*st);
+    return model(std::move(st));
+}
+
+}  // namespace xlens

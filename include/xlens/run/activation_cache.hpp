@@ -1,0 +1,82 @@
+// xlens/run/activation_cache.hpp — the activations one run recorded, by hook point.
+//
+//   auto [logits, cache] = xlens::run_with_cache(model, tokens);
+//   const auto& pattern = cache["blocks.0.attn.hook_pattern"];   // [heads, T, T]
+//   cache.save_safetensors("cache.safetensors");                   // safetensors.numpy.load_file() reads it
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "xlens/blocks/hook_points.hpp"
+#include "xlens/io/npy.hpp"
+#include "xlens/io/safetensors.hpp"
+
+namespace xlens {
+
+class activation_cache {
+public:
+    /// The activation recorded at `name`. Throws hook_error 601 (unknown name) or 603 (not recorded).
+    const activation& operator[](const std::string& name) const { return at(parse_hook_name(name)); }
+    const activation& at(hook_point p) const {
+        auto it = index_.find(key(p));
+        if (it == index_.end())
+            throw hook_error(603, "'" + hook_name(p) + "' is not in the cache (not reached, filtered out, or absent from this model)");
+        return entries_[it->second].second;
+    }
+    bool contains(const std::string& name) const { return index_.count(key(parse_hook_name(name))) != 0; }
+    bool contains(hook_point p) const { return index_.count(key(p)) != 0; }
+    /// Names of the recorded hook points, in the order the run reached them.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& e : entries_) out.push_back(hook_name(e.first));
+        return out;
+    }
+    std::size_t size() const { return entries_.size(); }
+    /// Bytes held by all recorded activations.
+    std::size_t bytes() const {
+        std::size_t n = 0;
+        for (const auto& e : entries_) n += e.second.size() * sizeof(float);
+        return n;
+    }
+
+    /// Records a copy of `a` at `p`, replacing an earlier one (a later run step overwrites).
+    void store(hook_point p, const activation& a) {
+        auto it = index_.find(key(p));
+        if (it != index_.end()) {
+            entries_[it->second].second = a;
+            return;
+        }
+        index_.emplace(key(p), entries_.size());
+        entries_.emplace_back(p, a);
+    }
+    void clear() {
+        entries_.clear();
+        index_.clear();
+    }
+
+    /// One safetensors file, tensors named by hook point, float32, shapes without a batch axis.
+    void save_safetensors(const std::string& path) const {
+        std::vector<io::tensor_to_write> tensors;
+        for (const auto& [p, a] : entries_)
+            tensors.push_back({hook_name(p), io::dtype::f32, std::vector<std::uint64_t>(a.shape().begin(), a.shape().end()), a.data()});
+        io::write_safetensors(path, tensors, {{"format", "pt"}, {"producer", "xlens"}});
+    }
+    /// One .npy file per hook point in `folder` (created if needed): folder/<hook name>.npy.
+    void save_npy(const std::string& folder) const {
+        std::filesystem::create_directories(folder);
+        for (const auto& [p, a] : entries_)
+            io::write_npy(folder + "/" + hook_name(p) + ".npy", a.data(),
+                          std::vector<std::uint64_t>(a.shape().begin(), a.shape().end()));
+    }
+
+private:
+    static long key(hook_point p) { return static_cast<long>(p.kind) * 1000000L + p.layer; }
+    std::vector<std::pair<hook_point, activation>> entries_;
+    std::unordered_map<long, std::size_t> index_;
+};
+
+}  // namespace xlens

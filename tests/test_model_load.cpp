@@ -1,0 +1,131 @@
+// Loading: paths, config fields, family tables, shapes — and the errors that name what is wrong.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include <xlens/model/inventory.hpp>
+#include <xlens/model/model.hpp>
+
+#include "tiny_model.hpp"
+
+namespace {
+
+std::string model_with(const std::string& name, nlohmann::json config) {
+    auto dir = test::temp_dir(name);
+    test::write_model(dir, config);
+    return dir;
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+}  // namespace
+
+TEST_CASE("a model loads from a folder, from its .safetensors file, and maps f32 weights without copying") {
+    auto dir = test::tiny_model("llama");
+    auto a = xlens::model::load(dir);
+    auto b = xlens::model::load(dir + "/model.safetensors");
+    CHECK(a.config().architecture == "llama");
+    CHECK(a.config().attn.n_heads == 6);
+    CHECK(a.config().attn.n_kv_heads == 2);
+    CHECK(a.config().attn.rotary.rotary_dim == 4);
+    CHECK(b.config().d_model == 24);
+    CHECK(a.format() == "safetensors");
+    // Aligned float32 tensors are views into the mapping: nothing converted, nothing owned.
+    for (const auto& note : a.load_notes()) CHECK(note.find("converted") == std::string::npos);
+    CHECK(a.inventory().size() == 3 + 2 * 9);  // embed, final norm, lm_head + 9 per layer
+    auto counts = xlens::parameter_counts(a);
+    CHECK(counts.back().first == "total");
+    std::uint64_t expected = 0;
+    for (const auto& t : a.inventory()) expected += t.bytes / 4;
+    CHECK(counts.back().second == expected);
+}
+
+TEST_CASE("GPT-NeoX partial rotary and GPT-2 defaults are read from the config") {
+    auto neox = xlens::model::load(test::tiny_model("gpt_neox"));
+    CHECK(neox.config().attn.rotary.rotary_dim == 2);  // 0.25 × d_head 8
+    CHECK(neox.config().parallel_residual);
+    CHECK(neox.config().attn.qkv_bias);
+    auto gpt2 = xlens::model::load(test::tiny_model("gpt2"));
+    CHECK(gpt2.config().mlp.d_mlp == 96);  // n_inner null → 4 × n_embd
+    CHECK(gpt2.config().attn.positions == xlens::position_kind::learned);
+    CHECK(gpt2.config().tied_embeddings);
+    CHECK(gpt2.weights().unembed.w.data == gpt2.weights().embed.data);
+    CHECK(gpt2.weights().layers[0].attn.q.in_by_out);
+}
+
+TEST_CASE("config errors name the file and the field") {
+    auto config = test::tiny_config("llama");
+    auto dir = model_with("cfg_ok", config);
+
+    auto missing = config;
+    missing.erase("num_attention_heads");
+    write_text(dir + "/config.json", missing.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("config.json: missing field 'num_attention_heads'"), xlens::config_error);
+
+    auto unknown = config;
+    unknown["architectures"] = {"MambaForCausalLM"};
+    unknown["model_type"] = "mamba";
+    write_text(dir + "/config.json", unknown.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("unsupported architecture 'mamba'"), xlens::config_error);
+
+    auto indivisible = config;
+    indivisible["num_key_value_heads"] = 4;
+    write_text(dir + "/config.json", indivisible.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("field 'n_kv_heads' (4) must divide n_heads (6)"), xlens::config_error);
+
+    auto wrong_type = config;
+    wrong_type["hidden_size"] = "24";
+    write_text(dir + "/config.json", wrong_type.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("field 'hidden_size' must be a number"), xlens::config_error);
+
+    auto bad_act = config;
+    bad_act["hidden_act"] = "mish";
+    write_text(dir + "/config.json", bad_act.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("activation 'mish' is not supported"), xlens::config_error);
+
+    auto scaling = config;
+    scaling["rope_parameters"]["rope_type"] = "yarn";
+    write_text(dir + "/config.json", scaling.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("type 'yarn' is not supported"), xlens::config_error);
+
+    write_text(dir + "/config.json", "{\"hidden_size\": 24,");
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("[xlens.format_error.205]"), xlens::format_error);
+    write_text(dir + "/config.json", std::string(100000, '[') + std::string(100000, ']'));
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("nested deeper than 64"), xlens::format_error);
+    write_text(dir + "/config.json", "{\"hidden_size\": 24, \"hidden_size\": 25}");
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("duplicate key 'hidden_size'"), xlens::format_error);
+    std::filesystem::remove(dir + "/config.json");
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("no config.json beside the weights"), xlens::io_error);
+
+    auto gpt2 = test::tiny_config("gpt2");
+    gpt2["scale_attn_by_inverse_layer_idx"] = true;
+    CHECK_THROWS_WITH_AS(model_with("cfg_gpt2", gpt2), doctest::Contains("'scale_attn_by_inverse_layer_idx' is not supported"),
+                         xlens::config_error);
+}
+
+TEST_CASE("weights that disagree with the config are errors naming the tensor and both shapes") {
+    auto config = test::tiny_config("llama");
+    auto dir = model_with("w_shape", config);
+    auto bigger = config;
+    bigger["intermediate_size"] = 40;  // config now says 40, the file holds 36
+    write_text(dir + "/config.json", bigger.dump());
+    const std::string expected = "tensor 'model.layers.0.mlp.up_proj.weight' in '" + dir +
+                                 "/model.safetensors' has shape [36, 24], expected [40, 24]";
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains(expected.c_str()), xlens::weights_error);
+    auto untied = test::tiny_config("qwen2");
+    auto qdir = model_with("w_missing", untied);  // written tied: no lm_head.weight
+    untied["tie_word_embeddings"] = false;
+    write_text(qdir + "/config.json", untied.dump());
+    CHECK_THROWS_WITH_AS(xlens::model::load(qdir), doctest::Contains("missing tensor 'lm_head.weight' required by the qwen2 architecture"),
+                         xlens::weights_error);
+}
+
+TEST_CASE("paths that are not models are refused with a reason") {
+    CHECK_THROWS_WITH_AS(xlens::model::load("/nonexistent/model"), doctest::Contains("no such file or folder"), xlens::io_error);
+    auto dir = test::temp_dir("pickle");
+    write_text(dir + "/pytorch_model.bin", "not really a pickle");
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir + "/pytorch_model.bin"), doctest::Contains("save_pretrained"), xlens::error);
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("pickle"), xlens::error);
+    write_text(dir + "/weights.npz", "x");
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir + "/weights.npz"), doctest::Contains("not a model"), xlens::io_error);
+}

