@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything CI checks, from a fresh Debian machine: setup, release build + all tests (C++ unit
+# tests, the reference oracle against transformers/gguf/safetensors, the find_package consumer,
+# header self-containment), then the unit tests again under AddressSanitizer + UBSan.
+#   bash tools/test.sh            (XLENS_SKIP_SANITIZERS=1 skips the sanitizer pass)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+bash tools/setup.sh
+start=$(date +%s)
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DXLENS_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== ctest (release)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${XLENS_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+  cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 -g" -DXLENS_SANITIZE=ON \
+        -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DXLENS_BUILD_BENCHMARKS=OFF -DXLENS_CACHE_DIR="$root/build/cache" >/dev/null
+  cmake --build build-sanitize -j"$jobs" --target xlens_tests xlens_cli
+  echo "== ctest (sanitizers: unit tests and the oracle on tiny models)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-sanitize --output-on-failure -j"$jobs" -R '^(fixtures_|unit$|oracle_forward_)'
+fi
+echo "tools/test.sh: all tests passed in $(( $(date +%s) - start )) s after setup"
