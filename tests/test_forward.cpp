@@ -234,3 +234,23 @@ TEST_CASE("one model serves several threads, each with its own cache and hooks")
     for (auto& t : threads) t.join();
     for (std::size_t i = 0; i < prompts.size(); ++i) CHECK(max_abs_diff(got[i], expected[i]) == 0.0f);
 }
+
+TEST_CASE("a cache saved as .npy files and as safetensors reads back identically") {
+    auto m = xlens::model::load(test::tiny_model("gpt2"));
+    auto [logits, cache] = xlens::run_with_cache(m, tokens, xlens::hook_filter::prefixes({"blocks.1.attn.", "hook_"}));
+    auto dir = test::temp_dir("cache_files");
+    cache.save_npy(dir + "/npy");
+    cache.save_safetensors(dir + "/cache.safetensors");
+    xlens::io::safetensors_file saved(dir + "/cache.safetensors");
+    CHECK(saved.tensors().size() == cache.size());
+    for (const auto& name : cache.names()) {
+        CAPTURE(name);
+        const auto& expected = cache[name];
+        auto npy = xlens::io::read_npy(dir + "/npy/" + name + ".npy");
+        CHECK(npy.shape == std::vector<std::uint64_t>(expected.shape().begin(), expected.shape().end()));
+        CHECK(std::equal(npy.data.begin(), npy.data.end(), expected.begin()));
+        const auto& ref = saved.at(name);
+        CHECK(ref.shape == npy.shape);
+        CHECK(std::memcmp(ref.data, expected.data(), expected.size() * sizeof(float)) == 0);
+    }
+}

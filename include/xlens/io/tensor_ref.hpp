@@ -81,7 +81,7 @@ inline std::uint64_t byte_size(dtype t, std::uint64_t elements, const std::strin
     if (elements % tr.block_elements != 0)
         throw format_error(202, what + ": " + std::to_string(elements) + " elements is not a multiple of the " +
                                     tr.name + " block size " + std::to_string(tr.block_elements));
-    return detail::checked_mul(elements / tr.block_elements, tr.block_bytes, what);
+    return xlens::detail::checked_mul(elements / tr.block_elements, tr.block_bytes, what);
 }
 
 // ---- half-precision conversions (exact: every f16 and bf16 value is representable in f32) -----------

@@ -15,8 +15,10 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 #include "xlens/io/gguf.hpp"
+#include "xlens/io/gguf_value.hpp"
 #include "xlens/io/json.hpp"
 #include "xlens/io/quants.hpp"
 #include "xlens/io/safetensors.hpp"
@@ -271,11 +273,9 @@ inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
     const auto& fam = family_for_gguf(file->get_string("general.architecture"), path);
     st->config = config_from_gguf(*file, fam);
     for (const char* key : {"general.name", "general.architecture", "general.file_type", "tokenizer.ggml.model"})
-        if (file->has(key)) {
-            std::string value;
-            try { value = file->get_string(key); } catch (const xlens::error&) { value = std::to_string(file->get_uint(key)); }
-            st->metadata.emplace_back(key, value);
-        }
+        if (const io::gguf_value* v = file->find_value(key))  // strings unquoted; to_string would quote them
+            st->metadata.emplace_back(key, v->type == io::gguf_type::string ? std::get<std::string>(v->data)
+                                                                            : io::to_string(*v));
     fill_inventory(*st, file->tensors());
     weight_builder(*st, fam, file->tensors(), true).build();
     return st;

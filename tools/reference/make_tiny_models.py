@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Make the random-init tiny models that xlens's forward pass is checked against.
+
+    make_tiny_models.py OUTDIR [--seed 0] [--only NAME ...] [--force]
+
+Each model is a transformers model built from a config (no download), given
+random weights and saved with save_pretrained as OUTDIR/NAME/{config.json,
+model.safetensors} (or shards + model.safetensors.index.json).  Sizes are odd
+on purpose (d_model 36/40/48/60/64, vocab 89..113, d_head != d_model/n_heads
+for mistral) so a transposed or mis-strided tensor cannot pass by accident.
+
+Weights are N(0, 0.2), biases N(0, 0.1) and norm gains U(0.5, 1.5): with the
+default init (gains 1, biases 0) a forward pass that forgets a gain or a bias
+would still match the reference.
+
+OUTDIR/MANIFEST.json lists every model with its family and key config values.
+A model already in the manifest with the same seed and spec is skipped, so
+running this twice is quick; --force rebuilds.
+
+Two extra models, *_legacy_cfg, have their config.json rewritten to the older
+key names that real hub checkpoints still use (top-level rope_theta,
+rotary_pct/rotary_emb_base for GPT-NeoX) instead of transformers 5's
+`rope_parameters` dict; their weights are those of the model they copy.
+"""
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import zlib
+from pathlib import Path
+
+from importlib.metadata import version
+
+# torch and transformers are imported only when a model has to be (re)built: importing them
+# costs seconds, and an up-to-date OUTDIR should be confirmed in well under one.
+
+WEIGHT_STD = 0.2
+BIAS_STD = 0.1
+GAIN_RANGE = (0.5, 1.5)
+
+_LLAMA = dict(vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_value_heads=2, head_dim=8,
+              intermediate_size=72, num_hidden_layers=3, max_position_embeddings=64,
+              rope_theta=10000.0, rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False,
+              bos_token_id=1, eos_token_id=2)
+
+# name -> (family, config class, model class (names in transformers), config kwargs, save options)
+# Save options: dtype (torch dtype name the weights are stored in), max_shard_size, legacy (rewrite
+# config.json to old key names).  All sequence lengths stay <= 64 positions.
+SPECS = {
+    "gpt2": ("gpt2", "GPT2Config", "GPT2LMHeadModel", dict(
+        vocab_size=101, n_embd=36, n_head=3, n_layer=3, n_positions=64, n_inner=68,
+        activation_function="gelu_new", layer_norm_epsilon=1e-5, tie_word_embeddings=True,
+        bos_token_id=0, eos_token_id=0), {}),
+    "llama": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {}),
+    "llama_tied": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA, tie_word_embeddings=True), {}),
+    "llama_f16": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"dtype": "float16"}),
+    "llama_bf16": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"dtype": "bfloat16"}),
+    "llama_sharded": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"max_shard_size": "20KB"}),
+    # head_dim 12 while hidden/heads = 10: catches code that derives d_head from d_model.
+    "mistral": ("mistral", "MistralConfig", "MistralForCausalLM", dict(
+        vocab_size=89, hidden_size=40, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=56, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
+        rms_norm_eps=1e-5, sliding_window=4096, tie_word_embeddings=False), {}),
+    "qwen2": ("qwen2", "Qwen2Config", "Qwen2ForCausalLM", dict(
+        vocab_size=107, hidden_size=60, num_attention_heads=6, num_key_value_heads=3,
+        intermediate_size=84, num_hidden_layers=2, max_position_embeddings=64, rope_theta=1000000.0,
+        rms_norm_eps=1e-6, tie_word_embeddings=True, use_sliding_window=False,
+        bos_token_id=0, eos_token_id=1), {}),
+    # d_head 16 so partial rotary 0.25 gives an even rotary_dim (4); 48/4 heads would give 3.
+    "gpt_neox": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
+        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
+        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=10000,
+        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=True,
+        tie_word_embeddings=False), {}),
+    "gpt_neox_seq": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
+        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
+        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.5, rotary_emb_base=10000,
+        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=False,
+        tie_word_embeddings=False), {}),
+    "llama_legacy_cfg": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"legacy": True}),
+    "gpt_neox_legacy_cfg": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM",
+                            dict(vocab_size=113, hidden_size=64, num_attention_heads=4,
+                                 intermediate_size=92, num_hidden_layers=2,
+                                 max_position_embeddings=64, rotary_pct=0.25,
+                                 rotary_emb_base=10000, layer_norm_eps=1e-5, hidden_act="gelu",
+                                 use_parallel_residual=True, tie_word_embeddings=False),
+                            {"legacy": True}),
+}
+
+
+def spec_hash(name):
+    """Fingerprint of everything that determines a model's files (besides the seed)."""
+    family, cfg_cls, model_cls, kwargs, opts = SPECS[name]
+    text = json.dumps([family, cfg_cls, model_cls, kwargs, opts, WEIGHT_STD, BIAS_STD,
+                       GAIN_RANGE, version("transformers")], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_norm_gain(param_name, model):
+    """True for the gain vector of a LayerNorm/RMSNorm (the module owning it has 'norm' in its
+    class name: LayerNorm, LlamaRMSNorm, Qwen2RMSNorm, ...)."""
+    if not param_name.endswith(".weight"):
+        return False
+    owner = model.get_submodule(param_name.rsplit(".", 1)[0])
+    return "norm" in type(owner).__name__.lower()
+
+
+def randomize(model, seed):
+    """Overwrite every parameter from a generator seeded only by `seed`, in named_parameters
+    order (deterministic; tied parameters are listed once so they stay tied)."""
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if is_norm_gain(name, model):
+                lo, hi = GAIN_RANGE
+                p.copy_(torch.rand(p.shape, generator=gen) * (hi - lo) + lo)
+            elif name.endswith(".bias"):
+                p.copy_(torch.randn(p.shape, generator=gen) * BIAS_STD)
+            else:
+                p.copy_(torch.randn(p.shape, generator=gen) * WEIGHT_STD)
+
+
+def model_seed(name, seed):
+    """Each model gets its own stream; the *_legacy_cfg copies reuse their base model's."""
+    base = {"llama_legacy_cfg": "llama", "gpt_neox_legacy_cfg": "gpt_neox"}.get(name, name)
+    return (seed * 1_000_003 + zlib.crc32(base.encode())) % (2**63)
+
+
+def rewrite_legacy_config(path, family):
+    """Replace transformers 5's `rope_parameters` dict by the old top-level keys."""
+    cfg = json.loads(path.read_text())
+    rope = cfg.pop("rope_parameters", None) or {}
+    if family == "gpt_neox":
+        cfg["rotary_emb_base"] = rope.get("rope_theta", 10000.0)
+        cfg["rotary_pct"] = rope.get("partial_rotary_factor", 1.0)
+    else:
+        cfg["rope_theta"] = rope.get("rope_theta", 10000.0)
+        cfg["rope_scaling"] = None
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def build(name, outdir, seed):
+    import torch
+    import transformers
+    transformers.utils.logging.disable_progress_bar()
+    family, cfg_cls, model_cls, kwargs, opts = SPECS[name]
+    # transformers 5 folds rope_theta / rotary_pct / rotary_emb_base into config.rope_parameters.
+    config = getattr(transformers, cfg_cls)(**kwargs)
+    torch.manual_seed(0)  # module __init__ may draw random numbers before we overwrite them
+    model = getattr(transformers, model_cls)(config).eval()
+    randomize(model, model_seed(name, seed))
+    dtype = opts.get("dtype", "float32")
+    model = model.to(getattr(torch, dtype))
+    target = outdir / name
+    if target.exists():
+        shutil.rmtree(target)
+    model.save_pretrained(target, max_shard_size=opts.get("max_shard_size", "50GB"))
+    if opts.get("legacy"):
+        rewrite_legacy_config(target / "config.json", family)
+    return summarize(name, target, model.config, family, dtype, opts)
+
+
+def summarize(name, target, cfg, family, dtype, opts):
+    n_heads = cfg.num_attention_heads
+    d_model = cfg.hidden_size
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    return {
+        "name": name, "family": family, "path": name, "architecture": cfg.architectures[0],
+        "dtype": dtype, "sharded": (target / "model.safetensors.index.json").exists(),
+        "legacy_config": bool(opts.get("legacy")),
+        "n_layers": cfg.num_hidden_layers, "d_model": d_model, "n_heads": n_heads,
+        "n_kv_heads": getattr(cfg, "num_key_value_heads", n_heads),
+        "d_head": getattr(cfg, "head_dim", None) or d_model // n_heads,
+        "d_mlp": getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None),
+        "vocab": cfg.vocab_size, "n_ctx": cfg.max_position_embeddings,
+        "tied": bool(getattr(cfg, "tie_word_embeddings", False)),
+        "rope_theta": rope.get("rope_theta"),
+        "partial_rotary_factor": rope.get("partial_rotary_factor"),
+        "parallel_residual": getattr(cfg, "use_parallel_residual", None),
+        "act": getattr(cfg, "hidden_act", None) or getattr(cfg, "activation_function", None),
+    }
+
+
+def verify_loads(outdir, entry):
+    """Load the saved folder back with transformers in fp32 and run it once."""
+    import torch
+    import transformers
+    model = transformers.AutoModelForCausalLM.from_pretrained(outdir / entry["path"],
+                                                              dtype=torch.float32)
+    ids = torch.arange(5).unsqueeze(0) % entry["vocab"]
+    with torch.no_grad():
+        logits = model(ids).logits
+    if logits.shape != (1, 5, entry["vocab"]) or not torch.isfinite(logits).all():
+        raise RuntimeError(f"{entry['name']}: bad logits after reload")
+    if entry["legacy_config"]:
+        rope = model.config.rope_parameters
+        if entry["family"] == "gpt_neox" and rope.get("partial_rotary_factor") != 0.25:
+            raise RuntimeError(f"{entry['name']}: legacy rotary_pct not honoured: {rope}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", choices=sorted(SPECS), help="build only these models")
+    ap.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
+    ap.add_argument("--no-verify", action="store_true", help="skip reloading each new model")
+    args = ap.parse_args(argv)
+
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    manifest_path = args.outdir / "MANIFEST.json"
+    old = {}
+    if manifest_path.exists():
+        old = {m["name"]: m for m in json.loads(manifest_path.read_text()).get("models", [])}
+    models = {}
+    for name in args.only or SPECS:
+        prev = old.get(name)
+        fresh = (prev and not args.force and prev.get("seed") == args.seed
+                 and prev.get("spec_hash") == spec_hash(name)
+                 and (args.outdir / name / "config.json").exists())
+        if fresh:
+            models[name] = prev
+            print(f"{name:20s} up to date")
+            continue
+        entry = build(name, args.outdir, args.seed)
+        entry.update(seed=args.seed, spec_hash=spec_hash(name))
+        if not args.no_verify:
+            verify_loads(args.outdir, entry)
+        models[name] = entry
+        print(f"{name:20s} built  ({entry['architecture']}, {entry['dtype']}"
+              f"{', sharded' if entry['sharded'] else ''})")
+        # Keep entries of models not rebuilt this time (when --only is used).
+        merged = {**old, **models}
+        manifest = {"seed": args.seed, "transformers": version("transformers"),
+                    "torch": version("torch"), "init": {"weight_std": WEIGHT_STD,
+                                                         "bias_std": BIAS_STD,
+                                                         "gain_range": list(GAIN_RANGE)},
+                    "models": [merged[n] for n in SPECS if n in merged]}
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
