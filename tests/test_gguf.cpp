@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "test_data.hpp"
 #include "xlens/io/gguf.hpp"
 
 using xlens::io::dtype;
@@ -28,33 +29,14 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-/// Directory of the GGUF fixtures: gguf/ under $XLENS_TEST_DATA, else under the build's default.
-std::string gguf_test_data_dir() {
-    if (const char* e = std::getenv("XLENS_TEST_DATA"); e != nullptr && *e != '\0') return std::string(e) + "/gguf";
-#ifdef XLENS_TEST_DATA
-    return XLENS_TEST_DATA "/gguf";
-#else
-    return "/tmp/xlens_testdata/gguf";
-#endif
-}
-
-const std::string gguf_fixture_hint =
-    "generate it with: build/cache/venv/bin/python tools/reference/make_gguf_fixtures.py "
-    "\"$XLENS_TEST_DATA\" [--model build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf] "
-    "(ctest runs this as a fixture)";
-
 /// Whole contents of a file; empty if it cannot be read.
 bytes read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-/// The fixture file `name`, or a failed test saying how to make it.
-std::string fixture_path(const char* name) {
-    const std::string path = gguf_test_data_dir() + "/" + name;
-    if (!std::ifstream(path)) FAIL("GGUF fixture missing: " << path << "; " << gguf_fixture_hint);
-    return path;
-}
+/// The fixture file gguf/`name`, or a failed test saying how to make it.
+std::string fixture_path(const std::string& name) { return test::fixture("gguf/" + name, test::make_gguf_fixtures); }
 
 /// A file in /tmp holding given bytes, removed when the object dies.
 struct temp_file {
@@ -495,7 +477,7 @@ TEST_CASE("gguf: SmolLM2-135M-Instruct Q4_1 opens with the expected inventory") 
     CHECK(g.get_int_array("tokenizer.ggml.token_type").size() == 49152);
 
     // gguf-py's values for a few real tensors, if the fixture script was given --model.
-    const std::string dir = gguf_test_data_dir();
+    const std::string dir = test::data_dir() + "/gguf";
     for (const char* name :
          {"blk.0.attn_q.weight", "blk.29.ffn_down.weight", "output_norm.weight", "token_embd.weight"}) {
         const std::string tensor = name;
@@ -503,7 +485,7 @@ TEST_CASE("gguf: SmolLM2-135M-Instruct Q4_1 opens with the expected inventory") 
         const bytes want = read_file(dir + "/model." + tensor + ".f32");
         if (want.empty())
             FAIL("gguf-py's values for " << tensor << " missing in " << dir << ": run the fixture script with --model "
-                                         << path << "; " << gguf_fixture_hint);
+                                         << path << "; " << test::make_gguf_fixtures);
         const auto got = xlens::io::to_f32(g.at(name));
         REQUIRE(want.size() <= got.size() * 4);  // token_embd: only its first rows are stored
         CHECK(std::memcmp(got.data(), want.data(), want.size()) == 0);

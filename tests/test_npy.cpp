@@ -3,18 +3,16 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <xtensor/xarray.hpp>
 #include <xtensor/xmanipulation.hpp>
 
+#include "test_data.hpp"
 #include "xlens/io/npy.hpp"
 
 namespace {
@@ -22,44 +20,12 @@ namespace {
 namespace fs = std::filesystem;
 using namespace xlens::io;
 
-std::string npy_data_dir() {
-    if (const char* env = std::getenv("XLENS_TEST_DATA")) return env;
-#ifdef XLENS_TEST_DATA
-    return XLENS_TEST_DATA;
-#else
-    return "";
-#endif
-}
-
 /// Path of a numpy-written fixture; fails the test with the command that creates it if absent.
-std::string npy_fixture(const std::string& relative) {
-    const fs::path p = fs::path(npy_data_dir()) / relative;
-    if (npy_data_dir().empty() || !fs::exists(p))
-        FAIL("missing fixture '" << p.string() << "': create the fixtures with "
-             "`build/cache/venv/bin/python tools/reference/make_safetensors_fixtures.py DIR` "
-             "and set XLENS_TEST_DATA=DIR");
-    return p.string();
-}
+std::string npy_fixture(const std::string& relative) { return test::fixture(relative, test::make_safetensors_fixtures); }
 
 /// Where C++-written files go for `make_safetensors_fixtures.py --check DIR`.
 std::string npy_output(const std::string& name) {
     return (fs::path(npy_fixture("npy/f32_2d.npy")).parent_path().parent_path() / name).string();
-}
-
-struct npy_scratch {
-    fs::path dir;
-    npy_scratch() : dir(fs::temp_directory_path() / ("xlens_npy_" + std::to_string(::getpid()))) {
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~npy_scratch() { fs::remove_all(dir); }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
-
-void put(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(f.good());
 }
 
 /// A v1.0 file image with the given dict text (padded like numpy) and `payload` bytes.
@@ -75,9 +41,9 @@ std::string npy_bytes(const std::string& dict, std::size_t payload) {
 
 /// Writes `bytes`, expects read_npy to throw format_error `id` naming the file and every part.
 void expect_bad_npy(const std::string& bytes, int id, std::initializer_list<std::string> parts) {
-    npy_scratch s;
+    test::scratch s("npy");
     const std::string path = s.file("bad.npy");
-    put(path, bytes);
+    test::write_bytes(path, bytes);
     try {
         read_npy(path);
     } catch (const xlens::format_error& e) {
@@ -169,7 +135,7 @@ TEST_CASE("npy: files we write have numpy's layout and read back; numpy checks t
     CHECK(t.type == dtype::f64);
     CHECK(t.data == std::vector<float>{1.5f, 2.5f, 3.5f, 4.5f});
 
-    npy_scratch s;
+    test::scratch s("npy");
     const float scalar = 7.0f;
     write_npy(s.file("scalar.npy"), &scalar, {});
     CHECK(read_npy(s.file("scalar.npy")).data == std::vector<float>{7.0f});
@@ -210,13 +176,13 @@ TEST_CASE("npy: malformed files are refused with ids 290-297 naming the file") {
     expect_bad_npy(npy_bytes(ok, 12), 297, {"12-byte payload"});
     expect_bad_npy(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,)}", 8), 297, {"'<f8'"});
     // Python 2 era files wrote longs with an L suffix and double quotes are legal Python too.
-    npy_scratch s;
-    put(s.file("py2.npy"), npy_bytes("{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2L,)}", 8));
+    test::scratch s("npy");
+    test::write_bytes(s.file("py2.npy"), npy_bytes("{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2L,)}", 8));
     CHECK(read_npy(s.file("py2.npy")).shape == std::vector<std::uint64_t>{2});
 }
 
 TEST_CASE("npy: truncation at every byte is an xlens::error, never a crash") {
-    npy_scratch s;
+    test::scratch s("npy");
     const float v[3] = {1, 2, 3};
     const std::string good = s.file("good.npy");
     write_npy(good, v, {3});
@@ -226,7 +192,7 @@ TEST_CASE("npy: truncation at every byte is an xlens::error, never a crash") {
     const std::string cut = s.file("cut.npy");
     for (std::size_t k = 0; k < full.size(); ++k) {
         CAPTURE(k);
-        put(cut, full.substr(0, k));
+        test::write_bytes(cut, full.substr(0, k));
         CHECK_THROWS_AS(read_npy(cut), xlens::error);
     }
 }

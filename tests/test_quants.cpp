@@ -4,12 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "test_data.hpp"
 #include "xlens/io/gguf.hpp"
 #include "xlens/io/quants.hpp"
 
@@ -37,16 +37,6 @@ std::vector<float> decode(dtype t, const std::vector<std::uint8_t>& bytes, std::
     return out;
 }
 
-/// Directory of the GGUF fixtures: gguf/ under $XLENS_TEST_DATA, else under the build's default.
-std::string quants_test_data_dir() {
-    if (const char* e = std::getenv("XLENS_TEST_DATA"); e != nullptr && *e != '\0') return std::string(e) + "/gguf";
-#ifdef XLENS_TEST_DATA
-    return XLENS_TEST_DATA "/gguf";
-#else
-    return "/tmp/xlens_testdata/gguf";
-#endif
-}
-
 /// Contents of a raw float32 file; empty if it cannot be read.
 std::vector<float> read_f32_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -57,14 +47,6 @@ std::vector<float> read_f32_file(const std::string& path) {
     in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
     return v;
 }
-
-/// Whether a file exists and can be opened.
-bool readable(const std::string& path) { return static_cast<bool>(std::ifstream(path)); }
-
-const std::string fixture_hint =
-    "generate it with: build/cache/venv/bin/python tools/reference/make_gguf_fixtures.py "
-    "\"$XLENS_TEST_DATA\" [--model build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf] "
-    "(ctest runs this as a fixture)";
 
 }  // namespace
 
@@ -209,17 +191,16 @@ TEST_CASE("quants: refusals name the type and the tensor") {
 }
 
 TEST_CASE("quants: every fixture tensor equals gguf.quants.dequantize bit for bit") {
-    const std::string dir = quants_test_data_dir();
+    const std::string dir = test::data_dir() + "/gguf";
     for (const char* file : {"fixture.gguf", "fixture_align64.gguf"}) {
-        const std::string path = dir + "/" + file;
-        if (!readable(path)) FAIL("GGUF fixture missing: " << path << "; " << fixture_hint);
+        const std::string path = test::fixture(std::string("gguf/") + file, test::make_gguf_fixtures);
         xlens::io::gguf_file g(path);
         int compared = 0;
         for (const auto& t : g.tensors()) {
             if (!xlens::io::is_float_convertible(t.type)) continue;
             CAPTURE(t.name);
             const auto expected = read_f32_file(dir + "/" + t.name + ".f32");
-            REQUIRE_MESSAGE(!expected.empty(), "expected values missing for " << t.name << "; " << fixture_hint);
+            REQUIRE_MESSAGE(!expected.empty(), "expected values missing for " << t.name << "; " << test::make_gguf_fixtures);
             const auto got = xlens::io::to_f32(t);
             REQUIRE(got.size() == expected.size());
             CHECK(std::memcmp(got.data(), expected.data(), got.size() * 4) == 0);

@@ -4,17 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
+#include "test_data.hpp"
 #include "xlens/io/safetensors.hpp"
 
 namespace {
@@ -22,42 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace xlens::io;
 
-std::string test_data_dir() {
-    if (const char* env = std::getenv("XLENS_TEST_DATA")) return env;
-#ifdef XLENS_TEST_DATA
-    return XLENS_TEST_DATA;
-#else
-    return "";
-#endif
-}
-
 /// Path of a Python-written fixture; fails the test with the command that creates it if absent.
-std::string fixture(const std::string& relative) {
-    const fs::path p = fs::path(test_data_dir()) / relative;
-    if (test_data_dir().empty() || !fs::exists(p))
-        FAIL("missing fixture '" << p.string() << "': create the fixtures with "
-             "`build/cache/venv/bin/python tools/reference/make_safetensors_fixtures.py DIR` "
-             "and set XLENS_TEST_DATA=DIR");
-    return p.string();
-}
-
-/// A scratch folder under the system temp dir, removed at scope exit.
-struct scratch {
-    fs::path dir;
-    explicit scratch(const std::string& name)
-        : dir(fs::temp_directory_path() / ("xlens_st_" + std::to_string(::getpid()) + "_" + name)) {
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~scratch() { fs::remove_all(dir); }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(f.good());
-}
+std::string fixture(const std::string& relative) { return test::fixture(relative, test::make_safetensors_fixtures); }
 
 /// A safetensors file image: length field (the header's own size unless `length` overrides it),
 /// header, then `data` bytes.
@@ -84,9 +47,9 @@ void expect_error(F&& f, int id, std::initializer_list<std::string> parts) {
 
 /// Writes `bytes` as bad.safetensors and expects error `id` naming the file and `parts`.
 void expect_bad(const std::string& bytes, int id, std::initializer_list<std::string> parts) {
-    scratch s("bad" + std::to_string(id));
+    test::scratch s("st", "bad" + std::to_string(id));
     const std::string path = s.file("bad.safetensors");
-    write_bytes(path, bytes);
+    test::write_bytes(path, bytes);
     expect_error<xlens::format_error>([&] { safetensors_file f(path); }, id, {path});
     expect_error<xlens::format_error>([&] { safetensors_file f(path); }, id, parts);
 }
@@ -152,7 +115,7 @@ TEST_CASE("safetensors: views refuse the wrong type, rank or alignment, naming t
     expect_error<xlens::weights_error>([&] { f.at("missing.weight"); }, 401, {"missing.weight", path});
     CHECK(f.find("missing.weight") == nullptr);
 
-    scratch s("align");
+    test::scratch s("st", "align");
     const std::uint8_t bytes[3] = {1, 2, 3};
     const float values[2] = {1.0f, 2.0f};
     write_safetensors(s.file("odd.safetensors"), {{"bytes", dtype::u8, {3}, bytes}, {"w", dtype::f32, {2}, values}});
@@ -194,7 +157,7 @@ TEST_CASE("safetensors: sharded checkpoint from a folder, an index and a single 
     const auto moved = std::move(single);
     CHECK(moved.view<float, 0>("f32_scalar")() == 3.5f);
 
-    scratch s("folder");
+    test::scratch s("st", "folder");
     fs::copy_file(fixture("all_dtypes.safetensors"), s.dir / "model.safetensors");
     CHECK(safetensors_checkpoint::open(s.dir.string()).at("i64").shape == std::vector<std::uint64_t>{4});
 }
@@ -234,13 +197,13 @@ TEST_CASE("safetensors: write_safetensors round-trips bytes, pads the header, an
     CHECK(f.view<float, 2>("f32")(1, 2) == 1.5f);
 
     // Header-only file: no tensors, no metadata.
-    scratch s("write");
+    test::scratch s("st", "write");
     write_safetensors(s.file("empty.safetensors"), {});
     CHECK(safetensors_file(s.file("empty.safetensors")).tensors().empty());
 }
 
 TEST_CASE("safetensors: write_safetensors refuses bad input and reports I/O failures") {
-    scratch s("writefail");
+    test::scratch s("st", "writefail");
     const float v[2] = {1, 2};
     const std::string p = s.file("out.safetensors");
     expect_error<xlens::format_error>([&] { write_safetensors(p, {{"a", dtype::f32, {2}, v}, {"a", dtype::f32, {2}, v}}); },
@@ -261,13 +224,13 @@ TEST_CASE("safetensors: write_safetensors refuses bad input and reports I/O fail
 TEST_CASE("safetensors: truncation at every byte is an xlens::error, never a crash") {
     const std::string header = R"({"__metadata__":{"k":"v"},"a":)" + f32x2 + R"([0,8]},"b":{"dtype":"U8","shape":[3],"data_offsets":[8,11]}})";
     const std::string full = st_bytes(header, 11);
-    scratch s("trunc");
+    test::scratch s("st", "trunc");
     const std::string path = s.file("t.safetensors");
-    write_bytes(path, full);
+    test::write_bytes(path, full);
     CHECK(safetensors_file(path).tensors().size() == 2);
     for (std::size_t k = 0; k < full.size(); ++k) {
         CAPTURE(k);
-        write_bytes(path, full.substr(0, k));
+        test::write_bytes(path, full.substr(0, k));
         CHECK_THROWS_AS(safetensors_file{path}, xlens::error);
     }
 }
@@ -313,18 +276,18 @@ TEST_CASE("safetensors: malformed headers are refused with distinct ids naming t
 }
 
 TEST_CASE("safetensors: the header-length cap applies even when the file is that large") {
-    scratch s("cap");
+    test::scratch s("st", "cap");
     const std::string path = s.file("big.safetensors");
     const std::uint64_t n = 100'000'001;
-    write_bytes(path, st_bytes("{}", 0, n));
+    test::write_bytes(path, st_bytes("{}", 0, n));
     fs::resize_file(path, 8 + n);  // sparse: no 100 MB written to disk
     expect_error<xlens::format_error>([&] { safetensors_file f(path); }, 252, {path, "cap"});
 }
 
 TEST_CASE("safetensors: pickled PyTorch checkpoints are refused with the conversion command") {
-    scratch s("pickle");
+    test::scratch s("st", "pickle");
     const std::string bin = s.file("pytorch_model.bin");
-    write_bytes(bin, std::string("\x80\x02}q\x00.", 6));
+    test::write_bytes(bin, std::string("\x80\x02}q\x00.", 6));
     for (const std::string& p : {bin, s.file("model.pt"), s.file("x.PTH"), s.file("last.ckpt")})
         expect_error<xlens::format_error>([&] { refuse_pickle(p); }, 285,
                                           {p, "pickled PyTorch", "arbitrary code", "safe_serialization=True", "save_pretrained"});
@@ -333,7 +296,7 @@ TEST_CASE("safetensors: pickled PyTorch checkpoints are refused with the convers
                                       {"pytorch_model.bin", "from_pretrained('" + s.dir.string() + "')"});
     // A zip-format torch.save renamed to .safetensors still gets the hint instead of "bad length".
     const std::string zip = s.file("renamed.safetensors");
-    write_bytes(zip, std::string("PK\x03\x04", 4) + std::string(60, '\0'));
+    test::write_bytes(zip, std::string("PK\x03\x04", 4) + std::string(60, '\0'));
     expect_error<xlens::format_error>([&] { safetensors_file f(zip); }, 285, {zip, "pickled"});
     CHECK_NOTHROW(refuse_pickle(s.file("model.safetensors")));
     fs::remove(bin);
@@ -341,13 +304,13 @@ TEST_CASE("safetensors: pickled PyTorch checkpoints are refused with the convers
 }
 
 TEST_CASE("safetensors: index.json shard names are checked against the folder and the shards") {
-    scratch s("index");
+    test::scratch s("st", "index");
     const float v[2] = {1, 2};
     write_safetensors(s.file("s1.safetensors"), {{"w", dtype::f32, {2}, v}});
     write_safetensors(s.file("s2.safetensors"), {{"w", dtype::f32, {2}, v}, {"x", dtype::f32, {2}, v}});
     const std::string index = s.file("model.safetensors.index.json");
     auto with_map = [&](const std::string& map) {
-        write_bytes(index, R"({"metadata":{"total_size":8},"weight_map":)" + map + "}");
+        test::write_bytes(index, R"({"metadata":{"total_size":8},"weight_map":)" + map + "}");
     };
     auto open = [&] { return safetensors_checkpoint::open(index); };
 
@@ -369,8 +332,8 @@ TEST_CASE("safetensors: index.json shard names are checked against the folder an
     expect_error<xlens::format_error>(open, 255, {index, "'w'"});
     with_map(R"({"w":3})");
     expect_error<xlens::format_error>(open, 275, {"'w'"});
-    write_bytes(index, R"({"metadata":{}})");
+    test::write_bytes(index, R"({"metadata":{}})");
     expect_error<xlens::format_error>(open, 275, {index, "weight_map"});
-    write_bytes(index, "{");
+    test::write_bytes(index, "{");
     expect_error<xlens::format_error>(open, 253, {index});
 }

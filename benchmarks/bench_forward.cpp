@@ -1,0 +1,349 @@
+// xlens_bench — speed of opening SmolLM2-135M and running it (prefill, cached prefill, decode).
+//
+//   build/benchmarks/xlens_bench                                  # everything, console table
+//   build/benchmarks/xlens_bench --benchmark_filter=decode        # one group
+//   build/benchmarks/xlens_bench --benchmark_format=json          # what compare_transformers.py reads
+//
+// Inputs (environment overrides the paths compiled in from the build tree):
+//   XLENS_BENCH_MODEL    the GGUF checkpoint (default build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf)
+//   XLENS_BENCH_F32_DIR  the same model as an f32 Hugging Face folder, for BM_open_safetensors
+//                        (default build/cache/models/smollm2-f32; compare_transformers.py writes it)
+//   OPENBLAS_NUM_THREADS the threads every matmul uses; printed first, and recorded in the JSON context
+//
+// Times are wall-clock (UseRealTime): OpenBLAS works on its own threads, so the calling thread's CPU
+// time would undercount. Token ids are (i · 7919) mod d_vocab, the same sequence
+// compare_transformers.py feeds transformers, so both sides do identical work.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+#include <xlens/xlens.hpp>
+
+// Declared here rather than through <cblas.h>: that header's prototypes clash with the ones
+// xtensor-blas declares, and xlens headers include the latter.
+extern "C" char* openblas_get_corename(void);
+extern "C" int openblas_get_num_threads(void);
+extern "C" char* openblas_get_config(void);
+
+namespace {
+
+constexpr std::size_t prompt_tokens = 128;
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : std::string(fallback);
+}
+
+std::string gguf_path() { return env_or("XLENS_BENCH_MODEL", XLENS_BENCH_DEFAULT_MODEL); }
+std::string f32_dir() { return env_or("XLENS_BENCH_F32_DIR", XLENS_BENCH_DEFAULT_F32_DIR); }
+
+/// Resident set size in bytes, to show that opening a model maps rather than reads.
+double rss_bytes() {
+    long pages_total = 0, pages_resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+        std::fclose(f);
+    }
+    return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+/// The GGUF model, loaded once for every run benchmark: loading dequantises ~540 MB, which would
+/// otherwise dominate the setup of each benchmark (Google Benchmark calls a function several times).
+const xlens::model* shared_model(benchmark::State& state) {
+    static std::optional<xlens::model> model;
+    static std::string failure;
+    if (!model && failure.empty()) {
+        try {
+            model.emplace(xlens::model::load(gguf_path()));
+        } catch (const std::exception& e) {
+            failure = std::string("cannot load the benchmark model (set XLENS_BENCH_MODEL or run tools/setup.sh): ") + e.what();
+        }
+    }
+    if (!model) state.SkipWithError(failure.c_str());
+    return model ? &*model : nullptr;
+}
+
+std::vector<xlens::token_id> bench_tokens(const xlens::model& m, std::size_t n, std::size_t first = 0) {
+    std::vector<xlens::token_id> ids(n);
+    for (std::size_t i = 0; i < n; ++i)
+        ids[i] = static_cast<xlens::token_id>(((first + i) * 7919) % m.config().d_vocab);
+    return ids;
+}
+
+/// Bytes of weights one decode step must stream: every projection of every layer, and the unembedding.
+/// (Norm gains and the one embedding row are negligible and left out.)
+std::vector<const xlens::linear_weight*> decode_matrices(const xlens::model& m) {
+    std::vector<const xlens::linear_weight*> out;
+    const auto& w = m.weights();
+    for (const auto& l : w.layers)
+        for (const auto* lin : {&l.attn.q, &l.attn.k, &l.attn.v, &l.attn.o, &l.mlp.gate, &l.mlp.in, &l.mlp.out})
+            if (!lin->w.empty()) out.push_back(lin);
+    out.push_back(&w.unembed);
+    return out;
+}
+
+double decode_weight_bytes(const xlens::model& m) {
+    double bytes = 0;
+    for (const auto* lin : decode_matrices(m)) bytes += static_cast<double>(lin->w.size() * sizeof(float));
+    return bytes;
+}
+
+void set_token_counters(benchmark::State& state, std::size_t tokens_per_iteration) {
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * tokens_per_iteration));
+    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens_per_iteration),
+                                                    benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---- opening a model -----------------------------------------------------------------------------
+
+/// The f32 safetensors folder: config parse, header parse, mmap, and the zero-copy weight table.
+/// Unmapping is left out of the timing: the bar is about how soon a model is usable.
+void BM_open_safetensors(benchmark::State& state) {
+    const std::string dir = f32_dir();
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) {
+        state.SkipWithError(("no f32 safetensors folder at " + dir +
+                             "; create it with: build/cache/venv/bin/python benchmarks/compare_transformers.py "
+                             "--make-f32-only (or set XLENS_BENCH_F32_DIR)").c_str());
+        return;
+    }
+    double growth = 0, file_bytes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+        if (entry.path().extension() == ".safetensors") file_bytes += static_cast<double>(entry.file_size());
+    for (auto _ : state) {
+        const double before = rss_bytes();
+        std::optional<xlens::model> m;
+        try {
+            m.emplace(xlens::model::load(dir));
+        } catch (const std::exception& e) {
+            state.SkipWithError(e.what());
+            break;
+        }
+        benchmark::DoNotOptimize(m->weights().embed.data);
+        state.PauseTiming();
+        growth = std::max(growth, rss_bytes() - before);
+        m.reset();
+        state.ResumeTiming();
+    }
+    state.counters["file_MB"] = file_bytes / 1e6;
+    state.counters["rss_growth_MB"] = growth / 1e6;  // should be ~0: nothing but headers is touched
+}
+
+/// The Q4_1 GGUF: includes dequantising every tensor to owned f32 (~540 MB written), so this is
+/// a conversion benchmark, not the "open" bar.
+void BM_open_gguf_with_dequant(benchmark::State& state) {
+    const std::string path = gguf_path();
+    double growth = 0;
+    for (auto _ : state) {
+        const double before = rss_bytes();
+        std::optional<xlens::model> m;
+        try {
+            m.emplace(xlens::model::load(path));
+        } catch (const std::exception& e) {
+            state.SkipWithError(e.what());
+            break;
+        }
+        benchmark::DoNotOptimize(m->weights().embed.data);
+        state.PauseTiming();
+        growth = std::max(growth, rss_bytes() - before);
+        m.reset();
+        state.ResumeTiming();
+    }
+    state.counters["file_MB"] = std::filesystem::exists(path) ? static_cast<double>(std::filesystem::file_size(path)) / 1e6 : 0;
+    state.counters["rss_growth_MB"] = growth / 1e6;
+}
+
+// ---- prefill ---------------------------------------------------------------------------------------
+
+void BM_prefill(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto T = static_cast<std::size_t>(state.range(0));
+    const auto tokens = bench_tokens(*m, T);
+    benchmark::DoNotOptimize(xlens::run(*m, tokens).data());  // first touch of weights and allocator arenas
+    for (auto _ : state) {
+        auto logits = xlens::run(*m, tokens);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    set_token_counters(state, T);
+}
+
+/// Every hook point recorded, as run_with_cache(m, tokens) does by default; a fresh cache per run,
+/// as a user calling run_with_cache in a loop gets.
+void BM_prefill_cache_all(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto T = static_cast<std::size_t>(state.range(0));
+    const auto tokens = bench_tokens(*m, T);
+    auto warm = xlens::run_with_cache(*m, tokens, xlens::hook_filter::all());
+    const double cache_bytes = static_cast<double>(warm.cache.bytes());
+    const double hooks = static_cast<double>(warm.cache.size());
+    warm = {};
+    for (auto _ : state) {
+        auto out = xlens::run_with_cache(*m, tokens, xlens::hook_filter::all());
+        benchmark::DoNotOptimize(out.logits.data());
+    }
+    set_token_counters(state, T);
+    state.counters["cache_MB"] = cache_bytes / 1e6;
+    state.counters["hook_points"] = hooks;
+}
+
+/// Same as BM_prefill_cache_all but one activation_cache is reused across runs, which separates
+/// the cost of fresh allocations (page faults on ~200 MB) from the cost of the copies themselves.
+void BM_prefill_cache_all_reused(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto T = static_cast<std::size_t>(state.range(0));
+    const auto tokens = bench_tokens(*m, T);
+    xlens::activation_cache cache;
+    xlens::run_options options;
+    options.cache = &cache;
+    options.cache_filter = xlens::hook_filter::all();
+    benchmark::DoNotOptimize(xlens::forward(*m, tokens, options).data());
+    for (auto _ : state) {
+        auto logits = xlens::forward(*m, tokens, options);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    set_token_counters(state, T);
+}
+
+/// Only the residual stream (resid_post of every layer): what most analyses actually need.
+void BM_prefill_cache_resid(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto T = static_cast<std::size_t>(state.range(0));
+    const auto tokens = bench_tokens(*m, T);
+    const auto filter = xlens::hook_filter::suffix("hook_resid_post");
+    benchmark::DoNotOptimize(xlens::run_with_cache(*m, tokens, filter).logits.data());
+    for (auto _ : state) {
+        auto out = xlens::run_with_cache(*m, tokens, filter);
+        benchmark::DoNotOptimize(out.logits.data());
+    }
+    set_token_counters(state, T);
+}
+
+// ---- decode ----------------------------------------------------------------------------------------
+
+/// One token after a 128-token prompt, with the KV cache. Each iteration starts from the same
+/// 128-token cache (copied back while the timer is paused), so every step costs the same.
+void BM_decode_step(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto prompt = bench_tokens(*m, prompt_tokens);
+    const std::vector<xlens::token_id> next = bench_tokens(*m, 1, prompt_tokens);
+    xlens::kv_cache prefilled = xlens::make_kv_cache(*m);
+    xlens::run_options step;
+    step.kv = &prefilled;
+    xlens::forward(*m, prompt, step);
+    xlens::kv_cache kv = prefilled;
+    step.kv = &kv;
+    benchmark::DoNotOptimize(xlens::forward(*m, next, step).data());
+    for (auto _ : state) {
+        state.PauseTiming();
+        kv = prefilled;  // keeps kv's grown capacity, so the timed append does not reallocate
+        state.ResumeTiming();
+        auto logits = xlens::forward(*m, next, step);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    set_token_counters(state, 1);
+    state.counters["weight_bytes/s"] = benchmark::Counter(decode_weight_bytes(*m), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["weight_MB"] = decode_weight_bytes(*m) / 1e6;
+}
+
+/// The same next token without a KV cache: the whole 129-token sequence again. For reference only.
+void BM_decode_step_no_cache(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto tokens = bench_tokens(*m, prompt_tokens + 1);
+    for (auto _ : state) {
+        auto logits = xlens::run(*m, tokens);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    set_token_counters(state, 1);
+}
+
+// ---- the memory-bandwidth bound of decode ------------------------------------------------------------
+
+/// One sgemv per weight matrix a decode step reads: the fastest OpenBLAS can stream those bytes on
+/// this machine, i.e. the bandwidth bound for decode tokens/s that xlens is measured against.
+void BM_decode_bound_gemv(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto matrices = decode_matrices(*m);
+    std::size_t widest = 0;
+    for (const auto* lin : matrices) widest = std::max({widest, lin->w.shape[0], lin->w.shape[1]});
+    std::vector<float> x(widest, 0.5f), y(widest);
+    using index = xt::blas_index_t;
+    for (auto _ : state) {
+        for (const auto* lin : matrices) {
+            const auto rows = static_cast<index>(lin->w.shape[0]), cols = static_cast<index>(lin->w.shape[1]);
+            cxxblas::gemv<index>(cxxblas::RowMajor, cxxblas::NoTrans, rows, cols, 1.0f, lin->w.data, cols, x.data(),
+                                 index(1), 0.0f, y.data(), index(1));
+        }
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["tokens/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["weight_bytes/s"] = benchmark::Counter(decode_weight_bytes(*m), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// The same matrices through blocks::linear with T = 1, which is what a decode step calls: sgemm
+/// with M = 1. The gap to BM_decode_bound_gemv is what routing T = 1 to gemv would recover.
+void BM_decode_linear_T1(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    const auto matrices = decode_matrices(*m);
+    xlens::activation x = xlens::activation::from_shape({1, m->config().d_model});
+    xlens::activation x_mlp = xlens::activation::from_shape({1, m->config().mlp.d_mlp});
+    std::fill(x.begin(), x.end(), 0.5f);
+    std::fill(x_mlp.begin(), x_mlp.end(), 0.5f);
+    for (auto _ : state) {
+        for (const auto* lin : matrices) {
+            auto y = xlens::blocks::linear(lin->d_in() == m->config().d_model ? x : x_mlp, *lin);
+            benchmark::DoNotOptimize(y.data());
+        }
+    }
+    state.counters["tokens/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["weight_bytes/s"] = benchmark::Counter(decode_weight_bytes(*m), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_open_safetensors)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_open_gguf_with_dequant)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_prefill)->Arg(prompt_tokens)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_prefill_cache_all)->Arg(prompt_tokens)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_prefill_cache_all_reused)->Arg(prompt_tokens)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_prefill_cache_resid)->Arg(prompt_tokens)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_step)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_step_no_cache)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_bound_gemv)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_linear_T1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+int main(int argc, char** argv) {
+    // On stderr, so --benchmark_format=json keeps stdout pure JSON for compare_transformers.py.
+    const std::string core = openblas_get_corename() ? openblas_get_corename() : "?";
+    const std::string config = openblas_get_config() ? openblas_get_config() : "?";
+    const int threads = openblas_get_num_threads();
+    std::fprintf(stderr, "OpenBLAS: core %s, %d thread(s) [%s]\n", core.c_str(), threads, config.c_str());
+    std::fprintf(stderr, "model: %s\nf32 folder: %s\n", gguf_path().c_str(), f32_dir().c_str());
+    benchmark::AddCustomContext("openblas_core", core);
+    benchmark::AddCustomContext("openblas_threads", std::to_string(threads));
+    benchmark::AddCustomContext("openblas_config", config);
+    benchmark::AddCustomContext("xlens_model", gguf_path());
+    benchmark::AddCustomContext("xlens_f32_dir", f32_dir());
+    benchmark::AddCustomContext("xlens_prompt_tokens", std::to_string(prompt_tokens));
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
