@@ -254,3 +254,20 @@ TEST_CASE("a cache saved as .npy files and as safetensors reads back identically
         CHECK(std::memcmp(ref.data, expected.data(), expected.size() * sizeof(float)) == 0);
     }
 }
+
+TEST_CASE("a reused activation cache keeps its memory and holds only the latest run") {
+    auto m = xlens::model::load(test::tiny_model("llama"));
+    xlens::activation_cache cache;
+    auto logits = xlens::run_with_cache(m, tokens, cache);
+    const float* pattern_memory = cache["blocks.0.attn.hook_pattern"].data();
+    std::vector<xlens::token_id> other = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11};  // same length, other tokens
+    auto fresh = xlens::run_with_cache(m, other);
+    xlens::run_with_cache(m, other, cache);
+    CHECK(cache["blocks.0.attn.hook_pattern"].data() == pattern_memory);  // overwritten in place
+    CHECK(cache.size() == fresh.cache.size());
+    for (const auto& name : fresh.cache.names()) CHECK(max_abs_diff(cache[name], fresh.cache[name]) == 0.0f);
+    // A narrower filter on the same cache leaves no stale entries behind.
+    xlens::run_with_cache(m, tokens, cache, xlens::hook_filter::suffix("hook_resid_post"));
+    CHECK(cache.names() == std::vector<std::string>{"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"});
+    CHECK(max_abs_diff(cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, tokens).cache["blocks.1.hook_resid_post"]) == 0.0f);
+}

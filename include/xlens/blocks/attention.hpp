@@ -138,11 +138,13 @@ inline activation attention(const activation& x, const attention_weight& w, cons
             gemm(T, d, dh, z.data() + h * dh, H * dh, wo, w.o.in_by_out ? d : H * dh, !w.o.in_by_out,
                  result.data() + h * d, H * d);
         }
-        const activation before = result;
+        // Only an edited result is summed back: reading it must not change the numbers (a per-head
+        // sum rounds differently from the single matmul above).
+        const bool may_change = hooks.may_change(at(hook_kind::result));
+        activation before;
+        if (may_change) before = result;
         hooks(at(hook_kind::result), result);
-        // Only an edited result is summed back: a read-only hook must not change the numbers
-        // (a per-head sum rounds differently from the single matmul above).
-        if (!std::equal(before.begin(), before.end(), result.begin())) {
+        if (may_change && !std::equal(before.begin(), before.end(), result.begin())) {
             std::fill(out.begin(), out.end(), 0.0f);
             for (std::size_t t = 0; t < T; ++t)
                 for (std::size_t h = 0; h < H; ++h) {

@@ -206,20 +206,30 @@ using hook_fn = std::function<void(activation&, hook_point)>;
 class hook_context {
 public:
     hook_context() = default;
-    explicit hook_context(std::size_t n_layers) : layers_(n_layers), slots_(hook_kind_count * (n_layers + 1)) {}
+    explicit hook_context(std::size_t n_layers)
+        : layers_(n_layers), slots_(hook_kind_count * (n_layers + 1)), writers_(slots_.size(), 0) {}
 
-    /// Adds `fn` at every point of `points` that `filter` selects.
-    void listen(const std::vector<hook_point>& points, const hook_filter& filter, const hook_fn& fn) {
+    /// Adds `fn` at every point of `points` that `filter` selects. A listener declared read-only
+    /// (a cache) promises not to change the activation, which lets blocks skip change detection.
+    void listen(const std::vector<hook_point>& points, const hook_filter& filter, const hook_fn& fn,
+                bool read_only = false) {
         for (auto p : points)
-            if (filter(p)) slots_[index(p)].push_back(fn);
+            if (filter(p)) add(p, fn, read_only);
     }
-    void listen(hook_point p, const hook_fn& fn) { slots_[index(p)].push_back(fn); }
+    void listen(hook_point p, const hook_fn& fn, bool read_only = false) { add(p, fn, read_only); }
 
+    /// Whether anyone listens at `p`.
     bool wants(hook_point p) const { return !slots_.empty() && !slots_[index(p)].empty(); }
+    /// Whether a listener at `p` may change the activation.
+    bool may_change(hook_point p) const { return !slots_.empty() && writers_[index(p)] > 0; }
 
     /// Runs every listener of `p` on `a`, in the order they were added; checks none changed its shape.
     void operator()(hook_point p, activation& a) const {
         if (!wants(p)) return;
+        if (!may_change(p)) {
+            for (const auto& fn : slots_[index(p)]) fn(a, p);
+            return;
+        }
         for (const auto& fn : slots_[index(p)]) {
             auto shape = a.shape();
             std::vector<std::size_t> before(shape.begin(), shape.end());
@@ -232,6 +242,10 @@ public:
     }
 
 private:
+    void add(hook_point p, const hook_fn& fn, bool read_only) {
+        slots_[index(p)].push_back(fn);
+        if (!read_only) ++writers_[index(p)];
+    }
     std::size_t index(hook_point p) const {
         std::size_t layer = p.layer < 0 ? layers_ : static_cast<std::size_t>(p.layer);
         return static_cast<std::size_t>(p.kind) * (layers_ + 1) + layer;
@@ -243,6 +257,7 @@ private:
     }
     std::size_t layers_ = 0;
     std::vector<std::vector<hook_fn>> slots_;
+    std::vector<std::uint32_t> writers_;  // listeners per slot that may change the activation
 };
 
 }  // namespace xlens

@@ -23,12 +23,23 @@ inline void gemm(std::size_t M, std::size_t N, std::size_t K, const float* A, st
                          static_cast<index>(lda), B, static_cast<index>(ldb), beta, C, static_cast<index>(ldc));
 }
 
+/// y[d_out] = W x for W stored [d_out, d_in] (or Wᵀ x for W stored [d_in, d_out]).
+inline void gemv(const linear_weight& l, const float* x, float* y) {
+    using index = xt::blas_index_t;
+    const auto rows = static_cast<index>(l.w.shape[0]), cols = static_cast<index>(l.w.shape[1]);
+    cxxblas::gemv<index>(cxxblas::RowMajor, l.in_by_out ? cxxblas::Trans : cxxblas::NoTrans, rows, cols, 1.0f,
+                         l.w.data, cols, x, 1, 0.0f, y, 1);
+}
+
 /// y[T, d_out] = x[T, d_in] · Wᵀ + b, for either stored orientation of W.
 inline activation linear(const activation& x, const linear_weight& l) {
     const std::size_t T = x.shape()[0], d_in = l.d_in(), d_out = l.d_out();
     activation y = activation::from_shape({T, d_out});
     if (T == 0) return y;
-    gemm(T, d_out, d_in, x.data(), d_in, l.w.data, l.in_by_out ? d_out : d_in, !l.in_by_out, y.data(), d_out);
+    // One row (a decode step) is bandwidth-bound: OpenBLAS's gemv streams W about 2.5× faster than
+    // its gemm does with M = 1.
+    if (T == 1) gemv(l, x.data(), y.data());
+    else gemm(T, d_out, d_in, x.data(), d_in, l.w.data, l.in_by_out ? d_out : d_in, !l.in_by_out, y.data(), d_out);
     if (!l.b.empty())
         for (std::size_t t = 0; t < T; ++t) {
             float* row = y.data() + t * d_out;

@@ -3,8 +3,13 @@
 //   auto [logits, cache] = xlens::run_with_cache(model, tokens);
 //   const auto& pattern = cache["blocks.0.attn.hook_pattern"];   // [heads, T, T]
 //   cache.save_safetensors("cache.safetensors");                   // safetensors.numpy.load_file() reads it
+//
+// A cache passed to another run is refilled in place: arrays of unchanged shape keep their memory,
+// so sweeps over many prompts do not pay the kernel for hundreds of MB of fresh pages per run.
+// After a run, the cache holds exactly what that run recorded (entries from earlier runs are dropped).
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <unordered_map>
@@ -43,19 +48,38 @@ public:
         return n;
     }
 
-    /// Records a copy of `a` at `p`, replacing an earlier one (a later run step overwrites).
+    /// Records a copy of `a` at `p`, reusing the memory of an earlier entry of the same shape.
     void store(hook_point p, const activation& a) {
         auto it = index_.find(key(p));
         if (it != index_.end()) {
-            entries_[it->second].second = a;
+            auto& e = entries_[it->second];
+            e.second = a;
+            recorded_[it->second] = true;
             return;
         }
         index_.emplace(key(p), entries_.size());
         entries_.emplace_back(p, a);
+        recorded_.push_back(true);
     }
     void clear() {
         entries_.clear();
         index_.clear();
+        recorded_.clear();
+    }
+
+    /// Called by forward() around a run: entries the run does not record are dropped at the end.
+    void begin_run() { std::fill(recorded_.begin(), recorded_.end(), false); }
+    void end_run() {
+        if (std::all_of(recorded_.begin(), recorded_.end(), [](bool r) { return r; })) return;
+        std::vector<std::pair<hook_point, activation>> kept;
+        for (std::size_t i = 0; i < entries_.size(); ++i)
+            if (recorded_[i]) kept.push_back(std::move(entries_[i]));
+        clear();
+        for (auto& e : kept) {
+            index_.emplace(key(e.first), entries_.size());
+            entries_.push_back(std::move(e));
+            recorded_.push_back(true);
+        }
     }
 
     /// One safetensors file, tensors named by hook point, float32, shapes without a batch axis.
@@ -77,6 +101,7 @@ private:
     static long key(hook_point p) { return static_cast<long>(p.kind) * 1000000L + p.layer; }
     std::vector<std::pair<hook_point, activation>> entries_;
     std::unordered_map<long, std::size_t> index_;
+    std::vector<bool> recorded_;  // per entry: written by the current run
 };
 
 }  // namespace xlens

@@ -58,6 +58,17 @@ inline cached_run run_with_cache(const model& m, const std::vector<token_id>& to
     return out;
 }
 
+/// Logits, with the activations `filter` selects recorded into `into`. Reusing one cache across
+/// runs keeps its memory (arrays of unchanged shape are overwritten in place); afterwards it holds
+/// exactly this run's activations.
+inline activation run_with_cache(const model& m, const std::vector<token_id>& tokens, activation_cache& into,
+                                 const hook_filter& filter = hook_filter::all()) {
+    run_options o;
+    o.cache = &into;
+    o.cache_filter = filter;
+    return forward(m, tokens, o);
+}
+
 /// Logits of a run in which `hooks` read or change activations.
 inline activation run_with_hooks(const model& m, const std::vector<token_id>& tokens, const hook_set& hooks) {
     run_options o;
@@ -104,10 +115,12 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
         if (options.hooks) options.hooks->attach(hooks, points);
         if (options.cache) {
             activation_cache* cache = options.cache;
-            hooks.listen(points, options.cache_filter, [cache](activation& a, hook_point p) { cache->store(p, a); });
+            hooks.listen(points, options.cache_filter, [cache](activation& a, hook_point p) { cache->store(p, a); },
+                         /*read_only=*/true);
         }
     }
 
+    if (options.cache) options.cache->begin_run();
     try {
         activation resid = blocks::embed(w.embed, tokens);
         hooks({hook_kind::embed, -1}, resid);
@@ -123,9 +136,11 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
         activation logits = blocks::unembed(x, w.unembed);
         hooks({hook_kind::logits, -1}, logits);
         if (kv) kv->advance(tokens.size());
+        if (options.cache) options.cache->end_run();
         return logits;
     } catch (...) {
-        if (kv) kv->rollback();  // a failed run leaves the cache as it found it
+        if (kv) kv->rollback();  // a failed run leaves the kv cache as it found it
+        if (options.cache) options.cache->end_run();  // and the activation cache with only what it recorded
         throw;
     }
 }
