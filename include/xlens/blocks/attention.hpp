@@ -25,21 +25,24 @@ namespace xlens::blocks {
 
 namespace detail {
 
-/// In-place softmax of one row of scores; −inf entries become 0.
-inline void softmax_row(float* row, std::size_t n) {
+/// In-place softmax of one row of n scores whose visible keys are [first, last]; the masked rest
+/// becomes 0 without being exponentiated (half of a causal matrix).
+inline void softmax_row(float* row, std::size_t n, std::size_t first, std::size_t last) {
+    std::fill(row, row + first, 0.0f);
+    std::fill(row + last + 1, row + n, 0.0f);
     float max = -std::numeric_limits<float>::infinity();
-    for (std::size_t j = 0; j < n; ++j) max = std::max(max, row[j]);
-    if (max == -std::numeric_limits<float>::infinity()) {  // fully masked: attend nowhere, as TransformerLens does
-        std::fill(row, row + n, 0.0f);
+    for (std::size_t j = first; j <= last; ++j) max = std::max(max, row[j]);
+    if (max == -std::numeric_limits<float>::infinity()) {  // a hook masked everything: attend nowhere, as TransformerLens does
+        std::fill(row + first, row + last + 1, 0.0f);
         return;
     }
     float sum = 0.0f;
-    for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t j = first; j <= last; ++j) {
         row[j] = std::exp(row[j] - max);
         sum += row[j];
     }
     const float inv = 1.0f / sum;
-    for (std::size_t j = 0; j < n; ++j) row[j] *= inv;
+    for (std::size_t j = first; j <= last; ++j) row[j] *= inv;
 }
 
 }  // namespace detail
@@ -94,16 +97,26 @@ inline activation attention(const activation& x, const attention_weight& w, cons
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
     const float neg_inf = -std::numeric_limits<float>::infinity();
 
+    // Keys query row i may see: [first_key(i), past + i] (causal, and within the sliding window).
+    auto first_key = [&](std::size_t i) {
+        const std::size_t query_pos = past + i;
+        return c.sliding_window > 0 && query_pos >= c.sliding_window ? query_pos - c.sliding_window + 1 : 0;
+    };
     auto compute_scores = [&](std::size_t h, float* s) {
         const std::size_t g = h / group;
         gemm(T, Tk, dh, q.data() + h * dh, H * dh, keys + g * dh, width, true, s, Tk, scale);
         for (std::size_t i = 0; i < T; ++i) {
-            const std::size_t query_pos = past + i;
             float* row = s + i * Tk;
-            for (std::size_t j = query_pos + 1; j < Tk; ++j) row[j] = neg_inf;  // causal
-            if (c.sliding_window > 0 && query_pos >= c.sliding_window)
-                for (std::size_t j = 0; j + c.sliding_window <= query_pos; ++j) row[j] = neg_inf;
+            std::fill(row, row + first_key(i), neg_inf);
+            std::fill(row + past + i + 1, row + Tk, neg_inf);
         }
+    };
+    // A hook that may edit the scores may also unmask entries; then, as in TransformerLens, the
+    // softmax spans the whole row and the −inf it left in place are what mask.
+    const bool full_rows = hooks.may_change(at(hook_kind::attn_scores));
+    auto softmax_rows = [&](float* s) {
+        for (std::size_t i = 0; i < T; ++i)
+            detail::softmax_row(s + i * Tk, Tk, full_rows ? 0 : first_key(i), full_rows ? Tk - 1 : past + i);
     };
     auto apply_pattern = [&](std::size_t h, const float* p) {
         const std::size_t g = h / group;
@@ -114,13 +127,13 @@ inline activation attention(const activation& x, const attention_weight& w, cons
         for (std::size_t h = 0; h < H; ++h) compute_scores(h, scores.data() + h * T * Tk);
         hooks(at(hook_kind::attn_scores), scores);
         activation& pattern = scores;  // softmax in place: the scores were already handed to their hooks
-        for (std::size_t r = 0; r < H * T; ++r) detail::softmax_row(pattern.data() + r * Tk, Tk);
+        for (std::size_t h = 0; h < H; ++h) softmax_rows(pattern.data() + h * T * Tk);
         hooks(at(hook_kind::pattern), pattern);
         for (std::size_t h = 0; h < H; ++h) apply_pattern(h, pattern.data() + h * T * Tk);
     } else {
         for (std::size_t h = 0; h < H; ++h) {
             compute_scores(h, scores.data());
-            for (std::size_t i = 0; i < T; ++i) detail::softmax_row(scores.data() + i * Tk, Tk);
+            softmax_rows(scores.data());
             apply_pattern(h, scores.data());
         }
     }

@@ -14,6 +14,7 @@
 
 namespace xlens::blocks {
 
+/// act(x) for one value.
 inline float activate(activation_kind kind, float x) {
     switch (kind) {
         case activation_kind::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
@@ -27,6 +28,16 @@ inline float activate(activation_kind kind, float x) {
     return x;
 }
 
+/// y[i] = act(x[i]) for n values, the switch hoisted out of the loop.
+inline void activate(activation_kind kind, const float* x, float* y, std::size_t n) {
+    switch (kind) {
+        case activation_kind::gelu: for (std::size_t i = 0; i < n; ++i) y[i] = activate(activation_kind::gelu, x[i]); break;
+        case activation_kind::gelu_tanh: for (std::size_t i = 0; i < n; ++i) y[i] = activate(activation_kind::gelu_tanh, x[i]); break;
+        case activation_kind::silu: for (std::size_t i = 0; i < n; ++i) y[i] = activate(activation_kind::silu, x[i]); break;
+        case activation_kind::relu: for (std::size_t i = 0; i < n; ++i) y[i] = activate(activation_kind::relu, x[i]); break;
+    }
+}
+
 /// MLP of block `layer` on normalized input x [T, d_model] → [T, d_model] (hook_mlp_out is the caller's).
 inline activation mlp(const activation& x, const mlp_weight& w, const mlp_config& c, int layer, const hook_context& hooks) {
     auto at = [layer](hook_kind k) { return hook_point{k, layer}; };
@@ -34,12 +45,11 @@ inline activation mlp(const activation& x, const mlp_weight& w, const mlp_config
     hooks(at(hook_kind::mlp_pre), pre);
     activation post = activation::from_shape(pre.shape());
     const std::size_t n = pre.size();
+    activate(c.activation, pre.data(), post.data(), n);
     if (c.gated) {
         activation pre_linear = linear(x, w.in);  // [T, d_mlp]
         hooks(at(hook_kind::mlp_pre_linear), pre_linear);
-        for (std::size_t i = 0; i < n; ++i) post.data()[i] = activate(c.activation, pre.data()[i]) * pre_linear.data()[i];
-    } else {
-        for (std::size_t i = 0; i < n; ++i) post.data()[i] = activate(c.activation, pre.data()[i]);
+        for (std::size_t i = 0; i < n; ++i) post.data()[i] *= pre_linear.data()[i];
     }
     hooks(at(hook_kind::mlp_post), post);
     return linear(post, w.out);

@@ -1,0 +1,52 @@
+// Block-level arithmetic checked against the C library, independently of any model.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include <xlens/blocks/mlp.hpp>
+#include <xlens/blocks/rotary.hpp>
+
+TEST_CASE("activations match their definitions") {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> dist(-30.0f, 30.0f);
+    for (int i = 0; i < 20000; ++i) {
+        const float x = i < 10 ? static_cast<float>(i - 5) : dist(rng);
+        const double xd = x;
+        using xlens::activation_kind;
+        using xlens::blocks::activate;
+        CHECK(activate(activation_kind::silu, x) == doctest::Approx(xd / (1.0 + std::exp(-xd))).epsilon(1e-6).scale(1e-30));
+        const double tanh_form = 0.5 * xd * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (xd + 0.044715 * xd * xd * xd)));
+        CHECK(std::abs(activate(activation_kind::gelu_tanh, x) - tanh_form) <= 1e-6 * std::max(1.0, std::abs(xd)));
+        // 1 + erf(x/√2) cancels for negative x in float, as in PyTorch's own formula: bound the error absolutely.
+        const double erf_form = 0.5 * xd * (1.0 + std::erf(xd / std::sqrt(2.0)));
+        CHECK(std::abs(activate(activation_kind::gelu, x) - erf_form) <= 1e-6 * std::max(1.0, std::abs(xd)));
+        CHECK(activate(activation_kind::relu, x) == (x > 0 ? x : 0.0f));
+    }
+    std::vector<float> in = {-3.0f, -0.5f, 0.0f, 0.5f, 3.0f}, out(in.size());
+    for (auto kind : {xlens::activation_kind::gelu, xlens::activation_kind::gelu_tanh, xlens::activation_kind::silu, xlens::activation_kind::relu}) {
+        xlens::blocks::activate(kind, in.data(), out.data(), in.size());
+        for (std::size_t i = 0; i < in.size(); ++i) CHECK(out[i] == xlens::blocks::activate(kind, in[i]));
+    }
+}
+
+TEST_CASE("rotary frequencies follow theta^(-2i/d) and rotation preserves each pair's norm") {
+    xlens::rotary_config r;
+    r.theta = 10000.0;
+    r.rotary_dim = 8;
+    auto inv = xlens::blocks::rotary_inverse_frequencies(r);
+    REQUIRE(inv.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(inv[i] == doctest::Approx(std::pow(10000.0, -2.0 * i / 8.0)).epsilon(1e-6));
+    r.scaling = "linear";
+    r.factor = 4.0;
+    auto scaled = xlens::blocks::rotary_inverse_frequencies(r);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(scaled[i] == doctest::Approx(inv[i] / 4.0).epsilon(1e-6));
+    auto table = xlens::blocks::make_rotary_table(r, 5, 3);
+    xlens::activation x = xt::ones<float>({3, 1, 10});
+    xlens::blocks::apply_rotary(x, table);
+    for (std::size_t t = 0; t < 3; ++t) {
+        for (std::size_t i = 0; i < 4; ++i) CHECK(x(t, 0, i) * x(t, 0, i) + x(t, 0, i + 4) * x(t, 0, i + 4) == doctest::Approx(2.0));
+        CHECK(x(t, 0, 8) == 1.0f);  // beyond rotary_dim: untouched
+        CHECK(x(t, 0, 9) == 1.0f);
+    }
+}
