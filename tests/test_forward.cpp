@@ -271,3 +271,19 @@ TEST_CASE("a reused activation cache keeps its memory and holds only the latest 
     CHECK(cache.names() == std::vector<std::string>{"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"});
     CHECK(max_abs_diff(cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, tokens).cache["blocks.1.hook_resid_post"]) == 0.0f);
 }
+
+TEST_CASE("a new cache on the same thread reuses the arrays a destroyed one left, with correct values") {
+    auto m = xlens::model::load(test::tiny_model("gpt2"));
+    xlens::release_activation_memory();
+    const float* logits_memory = nullptr;
+    {
+        auto first = xlens::run_with_cache(m, tokens);
+        logits_memory = first.cache["hook_logits"].data();
+    }  // destroyed: its arrays become the thread's spares
+    std::vector<xlens::token_id> other = {1, 1, 2, 3, 5, 8, 13, 21, 34, 3, 7};
+    auto second = xlens::run_with_cache(m, other);
+    CHECK(second.cache["hook_logits"].data() == logits_memory);  // the only array of that size
+    CHECK(max_abs_diff(second.cache["hook_logits"], second.logits) == 0.0f);
+    CHECK(max_abs_diff(second.cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, other).cache["blocks.1.hook_resid_post"]) == 0.0f);
+    xlens::release_activation_memory();
+}
