@@ -107,40 +107,8 @@ void set_token_counters(benchmark::State& state, std::size_t tokens_per_iteratio
 
 /// The f32 safetensors folder: config parse, header parse, mmap, and the zero-copy weight table.
 /// Unmapping is left out of the timing: the bar is about how soon a model is usable.
-void BM_open_safetensors(benchmark::State& state) {
-    const std::string dir = f32_dir();
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) {
-        state.SkipWithError(("no f32 safetensors folder at " + dir +
-                             "; create it with: build/cache/venv/bin/python benchmarks/compare_transformers.py "
-                             "--make-f32-only (or set XLENS_BENCH_F32_DIR)").c_str());
-        return;
-    }
-    double growth = 0, file_bytes = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir))
-        if (entry.path().extension() == ".safetensors") file_bytes += static_cast<double>(entry.file_size());
-    for (auto _ : state) {
-        const double before = rss_bytes();
-        std::optional<xlens::model> m;
-        try {
-            m.emplace(xlens::model::load(dir));
-        } catch (const std::exception& e) {
-            state.SkipWithError(e.what());
-            break;
-        }
-        benchmark::DoNotOptimize(m->weights().embed.data);
-        state.PauseTiming();
-        growth = std::max(growth, rss_bytes() - before);
-        m.reset();
-        state.ResumeTiming();
-    }
-    state.counters["file_MB"] = file_bytes / 1e6;
-    state.counters["rss_growth_MB"] = growth / 1e6;  // should be ~0: nothing but headers is touched
-}
-
-/// The Q4_1 GGUF: includes dequantising every tensor to owned f32 (~540 MB written), so this is
-/// a conversion benchmark, not the "open" bar.
-void BM_open_gguf_with_dequant(benchmark::State& state) {
-    const std::string path = gguf_path();
+/// Times model::load(path) per iteration; returns the largest resident-memory growth one load caused.
+double time_loads(benchmark::State& state, const std::string& path) {
     double growth = 0;
     for (auto _ : state) {
         const double before = rss_bytes();
@@ -157,6 +125,30 @@ void BM_open_gguf_with_dequant(benchmark::State& state) {
         m.reset();
         state.ResumeTiming();
     }
+    return growth;
+}
+
+void BM_open_safetensors(benchmark::State& state) {
+    const std::string dir = f32_dir();
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) {
+        state.SkipWithError(("no f32 safetensors folder at " + dir +
+                             "; create it with: build/cache/venv/bin/python benchmarks/compare_transformers.py "
+                             "--make-f32-only (or set XLENS_BENCH_F32_DIR)").c_str());
+        return;
+    }
+    double file_bytes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+        if (entry.path().extension() == ".safetensors") file_bytes += static_cast<double>(entry.file_size());
+    const double growth = time_loads(state, dir);
+    state.counters["file_MB"] = file_bytes / 1e6;
+    state.counters["rss_growth_MB"] = growth / 1e6;  // should be ~0: nothing but headers is touched
+}
+
+/// The Q4_1 GGUF: includes dequantising every tensor to owned f32 (~540 MB written), so this is
+/// a conversion benchmark, not the "open" bar.
+void BM_open_gguf_with_dequant(benchmark::State& state) {
+    const std::string path = gguf_path();
+    const double growth = time_loads(state, path);
     state.counters["file_MB"] = std::filesystem::exists(path) ? static_cast<double>(std::filesystem::file_size(path)) / 1e6 : 0;
     state.counters["rss_growth_MB"] = growth / 1e6;
 }
