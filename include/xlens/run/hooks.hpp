@@ -7,6 +7,10 @@
 //       });
 //       auto logits = xlens::run_with_hooks(model, tokens, hooks);
 //   }   // the hook is gone here
+//
+// Runs only read a hook_set, so several threads may run with the same one; adding or removing hooks
+// while a run that uses the set is in flight is a data race (hook functions themselves must be
+// safe to call from every thread that runs with them).
 #pragma once
 
 #include <cstdint>
