@@ -140,9 +140,9 @@ inline activation attention(const activation& x, const attention_weight& w, cons
     hooks(at(hook_kind::z), z);
 
     const std::size_t d = w.o.d_out();
-    activation z_flat = z;
-    z_flat.reshape({T, H * dh});
-    activation out = linear(z_flat, w.o);
+    z.reshape({T, H * dh});  // heads side by side: one matmul with W_O
+    activation out = linear(z, w.o);
+    z.reshape({T, H, dh});
     if (hooks.wants(at(hook_kind::result))) {
         // Each head's own write, z_h · W_O[:, h]ᵀ, so hooks can read or edit one head's contribution.
         activation result = activation::from_shape({T, H, d});
@@ -157,8 +157,8 @@ inline activation attention(const activation& x, const attention_weight& w, cons
         activation before;
         if (may_change) before = result;
         hooks(at(hook_kind::result), result);
-        if (may_change && !std::equal(before.begin(), before.end(), result.begin())) {
-            std::fill(out.begin(), out.end(), 0.0f);
+        if (may_change && !std::equal(before.data(), before.data() + before.size(), result.data())) {
+            out.fill(0.0f);
             for (std::size_t t = 0; t < T; ++t)
                 for (std::size_t h = 0; h < H; ++h) {
                     const float* r = result.data() + (t * H + h) * d;
