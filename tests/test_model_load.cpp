@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <limits>
 
 #include <xlens/model/inventory.hpp>
 #include <xlens/model/model.hpp>
@@ -128,4 +129,25 @@ TEST_CASE("paths that are not models are refused with a reason") {
     CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("pickle"), xlens::error);
     write_text(dir + "/weights.npz", "x");
     CHECK_THROWS_WITH_AS(xlens::model::load(dir + "/weights.npz"), doctest::Contains("not a model"), xlens::io_error);
+}
+
+TEST_CASE("check_finite finds a NaN weight and names where it is") {
+    auto dir = test::tiny_model("llama", 7);
+    std::uint64_t offset = 0;
+    {
+        xlens::io::safetensors_file f(dir + "/model.safetensors");
+        const auto& t = f.at("model.layers.1.mlp.down_proj.weight");
+        offset = static_cast<std::uint64_t>(t.data - f.mapping().data()) + 4 * 5;  // element 5
+    }
+    {
+        std::fstream file(dir + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        file.seekp(static_cast<std::streamoff>(offset));
+        file.write(reinterpret_cast<const char*>(&nan), sizeof nan);
+    }
+    CHECK_NOTHROW(xlens::model::load(dir));  // the default trusts the file's values
+    xlens::load_options strict;
+    strict.check_finite = true;
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir, strict),
+                         doctest::Contains("layer 1 mlp out weight holds a non-finite value at flat index 5"), xlens::weights_error);
 }

@@ -107,11 +107,6 @@ private:
         return as_f32(*t, shape);
     }
 
-    weight optional(role r, std::size_t layer, std::vector<std::size_t> shape) {
-        const auto* t = find(r, layer);
-        return t ? as_f32(*t, shape) : weight{};
-    }
-
     /// Zero-copy when the bytes already are aligned float32; an owned float32 copy otherwise.
     weight as_f32(const io::tensor_ref& t, const std::vector<std::size_t>& shape) {
         used_.insert(t.name);
@@ -237,13 +232,24 @@ inline void check_all_finite(const model::state& st) {
     };
     const auto& w = st.weights;
     check(w.embed, "the token embedding");
+    check(w.pos_embed, "the position embedding");
+    check(w.ln_final.w, "the final norm's gain");
+    check(w.ln_final.b, "the final norm's bias");
+    check(w.unembed.w, "the unembedding");
+    check(w.unembed.b, "the unembedding bias");
+    const char* names[] = {"q", "k", "v", "o", "mlp in", "mlp gate", "mlp out"};
     for (std::size_t L = 0; L < w.layers.size(); ++L) {
         const auto& l = w.layers[L];
         auto tag = "layer " + std::to_string(L) + " ";
-        for (const auto* lin : {&l.attn.q, &l.attn.k, &l.attn.v, &l.attn.o, &l.mlp.in, &l.mlp.gate, &l.mlp.out}) {
-            check(lin->w, tag + "weight");
-            check(lin->b, tag + "bias");
+        const linear_weight* linears[] = {&l.attn.q, &l.attn.k, &l.attn.v, &l.attn.o, &l.mlp.in, &l.mlp.gate, &l.mlp.out};
+        for (std::size_t i = 0; i < 7; ++i) {
+            check(linears[i]->w, tag + names[i] + " weight");
+            check(linears[i]->b, tag + names[i] + " bias");
         }
+        check(l.ln1.w, tag + "ln1 gain");
+        check(l.ln1.b, tag + "ln1 bias");
+        check(l.ln2.w, tag + "ln2 gain");
+        check(l.ln2.b, tag + "ln2 bias");
     }
 }
 
