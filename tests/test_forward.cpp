@@ -287,3 +287,13 @@ TEST_CASE("a new cache on the same thread reuses the arrays a destroyed one left
     CHECK(max_abs_diff(second.cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, other).cache["blocks.1.hook_resid_post"]) == 0.0f);
     xlens::release_activation_memory();
 }
+
+TEST_CASE("a cache with static storage outlives the thread's spares without touching them") {
+    // Destroyed at exit after the main thread's thread_local objects; under the sanitizer build a
+    // cache that reached for the destroyed spares there was a heap-use-after-free.
+    static xlens::activation_cache survivor;
+    auto m = xlens::model::load(test::tiny_model("llama"));
+    xlens::run_with_cache(m, tokens, survivor);
+    { auto made_spares = xlens::run_with_cache(m, tokens); }
+    CHECK(survivor.size() == xlens::all_hook_points(m.config()).size());
+}

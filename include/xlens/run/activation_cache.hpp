@@ -33,10 +33,19 @@ namespace detail {
 /// Arrays left by destroyed caches on this thread, by element count, for the next cache to fill.
 class spare_activations {
 public:
-    static spare_activations& here() {
-        thread_local spare_activations spares;
-        return spares;
+    /// This thread's spares, or nullptr once they are gone: a cache with static storage is destroyed
+    /// after the thread's thread_local objects, and must then just free its arrays.
+    static spare_activations* here() {
+        thread_local bool gone = false;  // trivially destructible, so still readable at exit
+        if (gone) return nullptr;
+        thread_local spare_activations spares(gone);
+        return &spares;
     }
+    explicit spare_activations(bool& gone) : gone_(gone) {}
+    ~spare_activations() { gone_ = true; }
+    spare_activations(const spare_activations&) = delete;
+    spare_activations& operator=(const spare_activations&) = delete;
+
     /// An array of `shape`, recycled when one of the same size is spare.
     activation take(const activation::shape_type& shape) {
         std::size_t n = 1;
@@ -56,13 +65,16 @@ public:
     void release() { arrays_.clear(); }
 
 private:
+    bool& gone_;
     std::multimap<std::size_t, activation> arrays_;
 };
 
 }  // namespace detail
 
 /// Frees the arrays destroyed activation caches left for reuse on the calling thread.
-inline void release_activation_memory() { detail::spare_activations::here().release(); }
+inline void release_activation_memory() {
+    if (auto* spares = detail::spare_activations::here()) spares->release();
+}
 
 class activation_cache {
 public:
@@ -70,7 +82,7 @@ public:
     activation_cache(activation_cache&&) noexcept = default;
     activation_cache& operator=(activation_cache&& o) noexcept {
         if (this != &o) {
-            if (!entries_.empty()) detail::spare_activations::here().keep(entries_);
+            donate();
             entries_ = std::move(o.entries_);
             index_ = std::move(o.index_);
             recorded_ = std::move(o.recorded_);
@@ -79,9 +91,7 @@ public:
     }
     activation_cache(const activation_cache&) = default;
     activation_cache& operator=(const activation_cache&) = default;
-    ~activation_cache() {
-        if (!entries_.empty()) detail::spare_activations::here().keep(entries_);
-    }
+    ~activation_cache() { donate(); }
 
     /// The activation recorded at `name`. Throws hook_error 601 (unknown name) or 603 (not recorded).
     const activation& operator[](const std::string& name) const { return at(parse_hook_name(name)); }
@@ -115,10 +125,10 @@ public:
             target = &entries_[it->second].second;
             recorded_[it->second] = true;
             if (!std::equal(a.shape().begin(), a.shape().end(), target->shape().begin(), target->shape().end()))
-                *target = detail::spare_activations::here().take(a.shape());
+                *target = fresh_array(a.shape());
         } else {
             index_.emplace(key(p), entries_.size());
-            entries_.emplace_back(p, detail::spare_activations::here().take(a.shape()));
+            entries_.emplace_back(p, fresh_array(a.shape()));
             recorded_.push_back(true);
             target = &entries_.back().second;
         }
@@ -161,6 +171,14 @@ public:
     }
 
 private:
+    static activation fresh_array(const activation::shape_type& shape) {
+        auto* spares = detail::spare_activations::here();
+        return spares ? spares->take(shape) : activation::from_shape(shape);
+    }
+    void donate() {
+        if (entries_.empty()) return;
+        if (auto* spares = detail::spare_activations::here()) spares->keep(entries_);
+    }
     static long key(hook_point p) { return static_cast<long>(p.kind) * 1000000L + p.layer; }
     std::vector<std::pair<hook_point, activation>> entries_;
     std::unordered_map<long, std::size_t> index_;
