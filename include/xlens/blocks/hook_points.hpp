@@ -226,15 +226,12 @@ public:
     /// Runs every listener of `p` on `a`, in the order they were added; checks none changed its shape.
     void operator()(hook_point p, activation& a) const {
         if (!wants(p)) return;
-        if (!may_change(p)) {
-            for (const auto& fn : slots_[index(p)]) fn(a, p);
-            return;
-        }
+        const bool check_shape = may_change(p);  // read-only listeners cannot change it
         for (const auto& fn : slots_[index(p)]) {
-            auto shape = a.shape();
-            std::vector<std::size_t> before(shape.begin(), shape.end());
+            std::vector<std::size_t> before;
+            if (check_shape) before.assign(a.shape().begin(), a.shape().end());
             fn(a, p);
-            if (!std::equal(before.begin(), before.end(), a.shape().begin(), a.shape().end()))
+            if (check_shape && !std::equal(before.begin(), before.end(), a.shape().begin(), a.shape().end()))
                 throw hook_error(602, "a hook at '" + hook_name(p) + "' changed the activation's shape from " +
                                           shape_string(before) + " to " +
                                           shape_string(std::vector<std::size_t>(a.shape().begin(), a.shape().end())));

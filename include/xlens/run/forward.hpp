@@ -109,8 +109,9 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
     const std::size_t first = kv ? kv->length() : 0;
     detail::validate_tokens(c, tokens, first);
 
-    hook_context hooks(c.n_layers);
+    hook_context hooks;  // empty: nobody listens, and each hook point costs one test
     if (options.hooks || options.cache) {
+        hooks = hook_context(c.n_layers);
         auto points = all_hook_points(c);
         if (options.hooks) options.hooks->attach(hooks, points);
         if (options.cache) {
