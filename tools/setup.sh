@@ -11,7 +11,7 @@ cache=${XLENS_CACHE:-$root/build/cache}
 mkdir -p "$cache"
 
 debian_packages=(build-essential cmake ccache pkg-config python3-venv unzip
-  libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev)
+  libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libpcre2-dev)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

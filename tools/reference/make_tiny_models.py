@@ -52,6 +52,12 @@ SPECS = {
         vocab_size=101, n_embd=36, n_head=3, n_layer=3, n_positions=64, n_inner=68,
         activation_function="gelu_new", layer_norm_epsilon=1e-5, tie_word_embeddings=True,
         bos_token_id=0, eos_token_id=0), {}),
+    # A GPT-2 whose vocabulary holds the byte-level tokenizer make_tokenizers.py trains (1024 ids):
+    # the tiny model that text goes through (tokenize, generate, probe).
+    "gpt2_text": ("gpt2", "GPT2Config", "GPT2LMHeadModel", dict(
+        vocab_size=1024, n_embd=32, n_head=2, n_layer=2, n_positions=64, n_inner=64,
+        activation_function="gelu_new", layer_norm_epsilon=1e-5, tie_word_embeddings=True,
+        bos_token_id=1023, eos_token_id=1023), {}),
     "llama": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {}),
     "llama_tied": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA, tie_word_embeddings=True), {}),
     "llama_f16": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"dtype": "float16"}),

@@ -21,10 +21,9 @@
 #include "xlens/model/model.hpp"
 #include "xlens/run/activation_cache.hpp"
 #include "xlens/run/hooks.hpp"
+#include "xlens/token_id.hpp"
 
 namespace xlens {
-
-using token_id = std::int32_t;
 
 /// Everything a run may use besides the model and tokens. All optional; all owned by the caller.
 struct run_options {

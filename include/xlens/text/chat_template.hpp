@@ -1,0 +1,66 @@
+// xlens/text/chat_template.hpp — turning a conversation into the prompt text a chat model expects.
+//
+//   std::string prompt = xlens::apply_chat_template(tok, {{"user", "What is the capital of France?"}});
+//   // SmolLM2: "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging
+//   //           Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+//
+// xlens does not embed a Jinja interpreter. It recognises the ChatML family of templates (SmolLM2,
+// Qwen2 and others: turns framed by <|im_start|>ROLE\n ... <|im_end|>\n) and renders them itself,
+// including a default system message the template inserts when the conversation has none. Any
+// other template is refused with config_error 315 rather than rendered wrongly.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "xlens/error.hpp"
+#include "xlens/text/tokenizer.hpp"
+
+namespace xlens {
+
+struct chat_message {
+    std::string role;     // "system", "user", "assistant"
+    std::string content;
+};
+
+namespace detail {
+
+/// The system message a ChatML template adds when the conversation does not start with one: the
+/// text of a literal '<|im_start|>system\n...<|im_end|>' inside the template, or "" if none.
+inline std::string chatml_default_system(const std::string& tmpl) {
+    // Inside the Jinja string literal the newline may be a real one or the escape "\n".
+    const std::string open = "<|im_start|>system", close = "<|im_end|>";
+    auto at = tmpl.find(open);
+    if (at == std::string::npos) return "";
+    at += open.size();
+    if (tmpl.compare(at, 1, "\n") == 0) at += 1;
+    else if (tmpl.compare(at, 2, "\\n") == 0) at += 2;
+    else return "";
+    auto end = tmpl.find(close, at);
+    if (end == std::string::npos) return "";
+    std::string body = tmpl.substr(at, end - at);
+    return body.find('\'') == std::string::npos && body.find('{') == std::string::npos ? body : "";
+}
+
+}  // namespace detail
+
+/// The prompt text for `messages` under `tok`'s chat template, ending with the assistant's turn
+/// opened when `add_generation_prompt`. Throws config_error 315 if the tokenizer has no template
+/// or one xlens cannot render, input_error 516 if `messages` is empty.
+inline std::string apply_chat_template(const tokenizer& tok, const std::vector<chat_message>& messages,
+                                       bool add_generation_prompt = true) {
+    const std::string& tmpl = tok.chat_template();
+    if (tmpl.empty()) throw config_error(315, tok.source() + " has no chat template");
+    if (tmpl.find("<|im_start|>") == std::string::npos || tmpl.find("<|im_end|>") == std::string::npos)
+        throw config_error(315, tok.source() + ": its chat template is not ChatML; xlens renders ChatML templates only");
+    if (messages.empty()) throw input_error(516, "a chat needs at least one message");
+    std::string out;
+    const std::string system = detail::chatml_default_system(tmpl);
+    if (!system.empty() && messages.front().role != "system")
+        out += "<|im_start|>system\n" + system + "<|im_end|>\n";
+    for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    if (add_generation_prompt) out += "<|im_start|>assistant\n";
+    return out;
+}
+
+}  // namespace xlens

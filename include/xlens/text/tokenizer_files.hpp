@@ -1,0 +1,319 @@
+// xlens/text/tokenizer_files.hpp — reading tokenizers: HF tokenizer.json and GGUF tokenizer metadata.
+//
+//   xlens::tokenizer t = xlens::load_tokenizer(path);   // a .gguf, a tokenizer.json, or a model folder
+//
+// Supported: byte-level BPE ("model": BPE with a ByteLevel pre-tokenizer; GGUF tokenizer.ggml.model
+// "gpt2") with the normalizers, pre-tokenizers and post-processors GPT-2, SmolLM2, Llama 3 and Qwen2
+// use. Anything else is refused with config_error 314 naming the part, never tokenized differently.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "xlens/error.hpp"
+#include "xlens/io/gguf.hpp"
+#include "xlens/io/json.hpp"
+#include "xlens/text/tokenizer.hpp"
+
+namespace xlens {
+
+/// The tokenizer of an HF `tokenizer.json`; tokenizer_config.json, generation_config.json and
+/// config.json beside it supply BOS/EOS, stop ids and the chat template when present.
+inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json);
+/// The tokenizer stored in a GGUF file's tokenizer.ggml.* metadata.
+inline tokenizer read_gguf_tokenizer(const io::gguf_file& file);
+/// The tokenizer of a model: `path` is a .gguf file, a tokenizer.json, a folder holding one, or a
+/// .safetensors file with tokenizer.json beside it. Throws io_error 105 if there is none.
+inline tokenizer load_tokenizer(const std::string& path);
+
+// ---- definitions -------------------------------------------------------------------------------
+
+namespace detail {
+
+[[noreturn]] inline void unsupported_tokenizer(const std::string& where, const std::string& what) {
+    throw config_error(314, where + ": " + what + " is not supported (xlens reads byte-level BPE tokenizers: "
+                                "GPT-2, SmolLM2/StarCoder, Llama 3 and Qwen2 styles)");
+}
+
+inline std::string json_type(const nlohmann::json& j) { return j.is_object() ? j.value("type", std::string()) : ""; }
+
+inline text::split_behavior behavior_from_name(const std::string& name, const std::string& where) {
+    if (name == "Isolated") return text::split_behavior::isolated;
+    if (name == "Removed") return text::split_behavior::removed;
+    if (name == "MergedWithPrevious") return text::split_behavior::merged_with_previous;
+    if (name == "MergedWithNext") return text::split_behavior::merged_with_next;
+    if (name == "Contiguous") return text::split_behavior::contiguous;
+    unsupported_tokenizer(where, "Split behavior '" + name + "'");
+}
+
+inline void read_pre_tokenizer(const nlohmann::json& j, text::pre_tokenizer& pre, const std::string& where) {
+    if (j.is_null()) return;
+    const std::string type = json_type(j);
+    if (type == "Sequence") {
+        for (const auto& step : j.at("pretokenizers")) read_pre_tokenizer(step, pre, where);
+    } else if (type == "ByteLevel") {
+        pre.steps.push_back(text::pre_tokenizer::byte_level_step(j.value("use_regex", true), j.value("add_prefix_space", false)));
+        pre.byte_level = true;
+    } else if (type == "Digits") {
+        pre.steps.push_back(text::pre_tokenizer::digits(j.value("individual_digits", false)));
+    } else if (type == "Split") {
+        const auto& pattern = j.at("pattern");
+        std::string regex;
+        if (pattern.contains("Regex")) {
+            regex = pattern.at("Regex").get<std::string>();
+        } else {
+            // A literal string: escape it so PCRE2 matches it verbatim.
+            for (char c : pattern.at("String").get<std::string>()) {
+                if (std::string_view(R"(\^$.|?*+()[]{}/-)").find(c) != std::string_view::npos) regex += '\\';
+                regex += c;
+            }
+        }
+        auto step = text::pre_tokenizer::split_on(regex, behavior_from_name(j.value("behavior", "Isolated"), where));
+        step.invert = j.value("invert", false);
+        pre.steps.push_back(std::move(step));
+    } else {
+        unsupported_tokenizer(where, "pre_tokenizer '" + (type.empty() ? j.dump() : type) + "'");
+    }
+}
+
+inline bool read_normalizer(const nlohmann::json& j, const std::string& where) {
+    if (j.is_null()) return false;
+    const std::string type = json_type(j);
+    if (type == "NFC") return true;
+    if (type == "Sequence") {
+        bool nfc = false;
+        for (const auto& n : j.at("normalizers")) nfc = read_normalizer(n, where) || nfc;
+        return nfc;
+    }
+    unsupported_tokenizer(where, "normalizer '" + (type.empty() ? j.dump() : type) + "'");
+}
+
+inline void read_post_processor(const nlohmann::json& j, tokenizer_spec& spec, const std::string& where) {
+    if (j.is_null()) return;
+    const std::string type = json_type(j);
+    if (type == "ByteLevel") return;  // offsets only
+    if (type == "Sequence") {
+        for (const auto& p : j.at("processors")) read_post_processor(p, spec, where);
+        return;
+    }
+    if (type != "TemplateProcessing") unsupported_tokenizer(where, "post_processor '" + type + "'");
+    bool before = true;
+    for (const auto& item : j.at("single")) {
+        if (item.contains("Sequence")) {
+            before = false;
+            continue;
+        }
+        const std::string name = item.at("SpecialToken").at("id").get<std::string>();
+        for (const auto& id : j.at("special_tokens").at(name).at("ids"))
+            (before ? spec.prefix : spec.suffix).push_back(id.get<token_id>());
+    }
+}
+
+inline std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::json& merges, const std::string& where) {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(merges.size());
+    for (const auto& m : merges) {
+        if (m.is_array() && m.size() == 2) {
+            out.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+            continue;
+        }
+        std::string s = m.get<std::string>();
+        auto space = s.find(' ', 1);
+        if (space == std::string::npos)
+            throw config_error(312, where + ": merge " + std::to_string(out.size()) + " '" + s + "' is not two tokens");
+        out.emplace_back(s.substr(0, space), s.substr(space + 1));
+    }
+    return out;
+}
+
+/// A token named in tokenizer_config.json: a string or {"content": ...}.
+inline std::optional<std::string> config_token(const nlohmann::json& config, const char* key) {
+    if (!config.contains(key) || config[key].is_null()) return std::nullopt;
+    const auto& v = config[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("content")) return v["content"].get<std::string>();
+    return std::nullopt;
+}
+
+/// EOS, plus the end-of-turn tokens llama.cpp also stops on, when the vocabulary has them.
+inline void add_stop_tokens(tokenizer_spec& spec, const std::vector<token_id>& more) {
+    auto add = [&](token_id id) {
+        if (std::find(spec.stop.begin(), spec.stop.end(), id) == spec.stop.end()) spec.stop.push_back(id);
+    };
+    if (spec.eos) add(*spec.eos);
+    for (token_id id : more) add(id);
+    for (const auto& a : spec.added)
+        if (a.special && (a.content == "<|im_end|>" || a.content == "<|eot_id|>" || a.content == "<|endoftext|>" ||
+                          a.content == "<|end|>" || a.content == "<|end_of_text|>"))
+            add(a.id);
+}
+
+}  // namespace detail
+
+inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
+    namespace fs = std::filesystem;
+    const nlohmann::json j = io::read_json_file(tokenizer_json, 256u << 20);
+    const std::string& where = tokenizer_json;
+    tokenizer_spec spec;
+    spec.source = tokenizer_json;
+    try {
+        const auto& model = j.at("model");
+        const std::string type = detail::json_type(model);
+        if (type != "BPE" && !(type.empty() && model.contains("merges")))
+            detail::unsupported_tokenizer(where, "model type '" + type + "'");
+        if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() != 0.0)
+            detail::unsupported_tokenizer(where, "BPE dropout");
+        for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+            if (model.contains(key) && !model[key].is_null() && !model[key].get<std::string>().empty())
+                detail::unsupported_tokenizer(where, std::string("BPE ") + key);
+        std::vector<std::string> tokens;
+        for (const auto& [piece, id] : model.at("vocab").items()) {
+            auto i = id.get<std::int64_t>();
+            if (i < 0 || i > (1 << 26)) throw config_error(313, where + ": vocabulary id " + std::to_string(i) + " of '" + piece + "' is out of range");
+            if (static_cast<std::size_t>(i) >= tokens.size()) tokens.resize(static_cast<std::size_t>(i) + 1);
+            tokens[static_cast<std::size_t>(i)] = piece;
+        }
+        token_id unknown = -1;
+        std::vector<std::pair<std::string, std::string>> merges = detail::read_merges(model.at("merges"), where);
+        if (model.contains("unk_token") && model["unk_token"].is_string()) {
+            auto it = std::find(tokens.begin(), tokens.end(), model["unk_token"].get<std::string>());
+            if (it != tokens.end()) unknown = static_cast<token_id>(it - tokens.begin());
+        }
+        spec.model = text::bpe_model(std::move(tokens), merges, unknown, model.value("ignore_merges", false));
+        spec.nfc = detail::read_normalizer(j.value("normalizer", nlohmann::json()), where);
+        detail::read_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), spec.pre, where);
+        detail::read_post_processor(j.value("post_processor", nlohmann::json()), spec, where);
+        for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
+            added_token t;
+            t.id = a.at("id").get<token_id>();
+            t.content = a.at("content").get<std::string>();
+            t.special = a.value("special", false);
+            t.normalized = a.value("normalized", !t.special);
+            t.lstrip = a.value("lstrip", false);
+            t.rstrip = a.value("rstrip", false);
+            t.single_word = a.value("single_word", false);
+            spec.added.push_back(std::move(t));
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw config_error(304, where + ": unexpected tokenizer.json structure: " + e.what());
+    }
+
+    // BOS/EOS/stop ids and the chat template live in the files beside tokenizer.json.
+    const fs::path folder = fs::path(tokenizer_json).parent_path();
+    auto sidecar = [&](const char* name) {
+        fs::path p = folder / name;
+        return fs::exists(p) ? io::read_json_file(p.string()) : nlohmann::json::object();
+    };
+    const nlohmann::json config = sidecar("tokenizer_config.json"), generation = sidecar("generation_config.json"),
+                         model_config = sidecar("config.json");
+    auto id_of = [&](const std::string& piece) -> std::optional<token_id> {
+        for (const auto& a : spec.added)
+            if (a.content == piece) return a.id;
+        token_id id = spec.model.find(piece);
+        return id >= 0 ? std::optional<token_id>(id) : std::nullopt;
+    };
+    auto ids_of = [](const nlohmann::json& j, const char* key) {
+        std::vector<token_id> ids;
+        if (j.contains(key) && j[key].is_number_integer()) ids.push_back(j[key].get<token_id>());
+        if (j.contains(key) && j[key].is_array())
+            for (const auto& v : j[key]) ids.push_back(v.get<token_id>());
+        return ids;
+    };
+    if (auto b = detail::config_token(config, "bos_token")) spec.bos = id_of(*b);
+    if (auto e = detail::config_token(config, "eos_token")) spec.eos = id_of(*e);
+    if (!spec.bos && !ids_of(model_config, "bos_token_id").empty()) spec.bos = ids_of(model_config, "bos_token_id")[0];
+    if (!spec.eos && !ids_of(model_config, "eos_token_id").empty()) spec.eos = ids_of(model_config, "eos_token_id")[0];
+    detail::add_stop_tokens(spec, ids_of(generation, "eos_token_id"));
+    if (config.contains("chat_template")) {
+        const auto& t = config["chat_template"];
+        if (t.is_string()) spec.chat_template = t.get<std::string>();
+        if (t.is_array())
+            for (const auto& named : t)
+                if (named.value("name", "") == "default") spec.chat_template = named.value("template", "");
+    }
+    return tokenizer(std::move(spec));
+}
+
+inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
+    const std::string where = f.path();
+    const std::string kind = f.get_string("tokenizer.ggml.model", "");
+    if (kind != "gpt2") detail::unsupported_tokenizer(where, "tokenizer.ggml.model '" + kind + "'");
+    tokenizer_spec spec;
+    spec.source = where;
+    std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+    std::vector<std::int64_t> types;
+    if (f.has("tokenizer.ggml.token_type")) types = f.get_int_array("tokenizer.ggml.token_type");
+    if (!types.empty() && types.size() != tokens.size())
+        throw config_error(313, where + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) +
+                                    " entries for " + std::to_string(tokens.size()) + " tokens");
+    std::vector<std::pair<std::string, std::string>> merges;
+    for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) {
+        auto space = m.find(' ', 1);
+        if (space == std::string::npos)
+            throw config_error(312, where + ": tokenizer.ggml.merges[" + std::to_string(merges.size()) + "] '" + m + "' is not two tokens");
+        merges.emplace_back(m.substr(0, space), m.substr(space + 1));
+    }
+
+    // llama.cpp names the pre-tokenizer; each name stands for a fixed HF pipeline.
+    const std::string pre = f.get_string("tokenizer.ggml.pre", "");
+    bool ignore_merges = false;
+    using text::pre_tokenizer;
+    if (pre == "gpt2" || pre == "gpt-2") {
+        spec.pre.steps.push_back(pre_tokenizer::byte_level_step(true, false));
+    } else if (pre == "smollm" || pre == "starcoder" || pre == "refact") {
+        spec.pre.steps.push_back(pre_tokenizer::digits(true));
+        spec.pre.steps.push_back(pre_tokenizer::byte_level_step(true, false));
+    } else if (pre == "llama-bpe" || pre == "llama3") {
+        spec.pre.steps.push_back(pre_tokenizer::split_on(text::pattern_llama3));
+        spec.pre.steps.push_back(pre_tokenizer::byte_level_step(false, false));
+        ignore_merges = true;
+    } else if (pre == "qwen2") {
+        spec.pre.steps.push_back(pre_tokenizer::split_on(text::pattern_qwen2));
+        spec.pre.steps.push_back(pre_tokenizer::byte_level_step(false, false));
+        spec.nfc = true;  // Qwen2's tokenizer.json normalises to NFC; llama.cpp does not
+    } else {
+        detail::unsupported_tokenizer(where, "tokenizer.ggml.pre '" + pre + "' (known: gpt2, smollm, starcoder, refact, llama-bpe, qwen2)");
+    }
+    spec.pre.byte_level = true;
+
+    // Control (3) and user-defined (4) tokens are matched literally, as HF's added tokens are.
+    for (std::size_t i = 0; i < types.size(); ++i)
+        if (types[i] == 3 || types[i] == 4)
+            spec.added.push_back({static_cast<token_id>(i), tokens[i], types[i] == 3, false, false, false, false});
+    token_id unknown = static_cast<token_id>(f.get_int("tokenizer.ggml.unknown_token_id", -1));
+    spec.model = text::bpe_model(std::move(tokens), merges, unknown, ignore_merges);
+
+    if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = static_cast<token_id>(f.get_uint("tokenizer.ggml.bos_token_id"));
+    if (f.has("tokenizer.ggml.eos_token_id")) spec.eos = static_cast<token_id>(f.get_uint("tokenizer.ggml.eos_token_id"));
+    if (f.get_bool("tokenizer.ggml.add_bos_token", false) && spec.bos) spec.prefix.push_back(*spec.bos);
+    if (f.get_bool("tokenizer.ggml.add_eos_token", false) && spec.eos) spec.suffix.push_back(*spec.eos);
+    std::vector<token_id> more;
+    if (f.has("tokenizer.ggml.eot_token_id")) more.push_back(static_cast<token_id>(f.get_uint("tokenizer.ggml.eot_token_id")));
+    detail::add_stop_tokens(spec, more);
+    spec.chat_template = f.get_string("tokenizer.chat_template", "");
+    return tokenizer(std::move(spec));
+}
+
+inline tokenizer load_tokenizer(const std::string& path) {
+    namespace fs = std::filesystem;
+    fs::path p(path);
+    if (!fs::exists(p)) throw io_error(105, "'" + path + "': no such file or folder");
+    auto ends_with = [&](const std::string& suffix) {
+        return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with(".gguf")) return read_gguf_tokenizer(io::gguf_file(path));
+    if (ends_with(".json") && !ends_with(".safetensors.index.json")) return read_hf_tokenizer(path);
+    fs::path folder = fs::is_directory(p) ? p : p.parent_path();
+    fs::path json = folder / "tokenizer.json";
+    if (!fs::exists(json))
+        throw io_error(105, "'" + path + "': no tokenizer.json in " + folder.string() +
+                                " (xlens reads tokenizer.json or GGUF tokenizer metadata; pass token ids instead)");
+    return read_hf_tokenizer(json.string());
+}
+
+}  // namespace xlens
