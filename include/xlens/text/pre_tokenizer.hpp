@@ -142,8 +142,8 @@ inline void split_piece(std::string_view piece, const std::vector<std::pair<std:
                 if (!is_match && previous_match && !kept.empty()) kept.back().second = e;
                 else kept.emplace_back(b, e);
                 break;
-            case split_behavior::contiguous:
-                if (is_match && previous_match && !kept.empty()) kept.back().second = e;
+            case split_behavior::contiguous:  // runs of parts of one kind (inverted: of non-matches too)
+                if (is_match == previous_match && !kept.empty()) kept.back().second = e;
                 else kept.emplace_back(b, e);
                 break;
         }

@@ -53,7 +53,8 @@ struct tokenizer_spec {
 /// How encode() treats its input.
 struct encode_options {
     bool add_special_tokens = true;  // BOS/EOS (or the template's tokens), as transformers does by default
-    bool parse_special = true;       // "<|im_start|>" in the text becomes that token (as HF does)
+    bool parse_special = true;       // "<|im_start|>" in the text becomes that token (as HF does); when
+                                     // false, special tokens are text, other added tokens still match
     bool strict_utf8 = false;        // ill-formed UTF-8: replaced by U+FFFD (false), or input_error 510
 };
 
@@ -92,8 +93,10 @@ public:
     const std::string& source() const { return spec_.source; }
 
 private:
-    /// Splits `text` on the added tokens of one kind (normalized or not), leftmost-longest.
-    void split_added(std::string_view text, bool normalized, std::vector<std::pair<std::string, token_id>>& out) const;
+    /// Splits `text` on the added tokens of one kind (normalized or not), leftmost-longest; special
+    /// ones only if `special` (HF's encode_special_tokens, llama.cpp's parse_special).
+    void split_added(std::string_view text, bool normalized, bool special,
+                     std::vector<std::pair<std::string, token_id>>& out) const;
     /// BPE ids of a piece with no added tokens in it.
     void encode_plain(std::string_view piece, std::vector<token_id>& out) const;
 
@@ -148,7 +151,7 @@ inline tokenizer::tokenizer(tokenizer_spec spec) : spec_(std::move(spec)) {
     for (token_id id : spec_.stop) check(id, "stop");
 }
 
-inline void tokenizer::split_added(std::string_view text, bool normalized,
+inline void tokenizer::split_added(std::string_view text, bool normalized, bool special,
                                    std::vector<std::pair<std::string, token_id>>& out) const {
     const auto& table = added_by_first_byte_[normalized];
     std::size_t emitted = 0;  // text before this offset is already in `out`
@@ -157,6 +160,7 @@ inline void tokenizer::split_added(std::string_view text, bool normalized,
         const added_token* match = nullptr;
         for (std::size_t index : table[static_cast<unsigned char>(text[at])]) {
             const auto& a = spec_.added[index];
+            if (a.special && !special) continue;
             if (text.compare(at, a.content.size(), a.content) != 0) continue;
             std::size_t stop = at + a.content.size();
             if (a.single_word && (ends_with_word(text.substr(0, at)) || starts_with_word(text.substr(stop)))) continue;
@@ -203,16 +207,14 @@ inline std::vector<token_id> tokenizer::encode(std::string_view input, const enc
 
     // Raw-text added tokens first; then, in each remaining piece normalised, the normalised ones.
     std::vector<std::pair<std::string, token_id>> raw, pieces;
-    if (options.parse_special) split_added(input, false, raw);
-    else raw.emplace_back(std::string(input), -1);
+    split_added(input, false, options.parse_special, raw);
     for (auto& [text, id] : raw) {
         if (id >= 0) {
             pieces.emplace_back(std::string(), id);
             continue;
         }
         std::string normal = spec_.nfc ? text::nfc(text) : std::move(text);
-        if (options.parse_special) split_added(normal, true, pieces);
-        else pieces.emplace_back(std::move(normal), -1);
+        split_added(normal, true, options.parse_special, pieces);
     }
     for (const auto& [text, id] : pieces) {
         if (id >= 0) ids.push_back(id);

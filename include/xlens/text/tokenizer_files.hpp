@@ -131,6 +131,18 @@ inline std::vector<std::pair<std::string, std::string>> read_merges(const nlohma
     return out;
 }
 
+/// bpe_model(...), with `where` (the file) put in front of the message of its config_error 312.
+inline text::bpe_model make_bpe_model(const std::string& where, std::vector<std::string> tokens,
+                                      const std::vector<std::pair<std::string, std::string>>& merges, token_id unknown,
+                                      bool ignore_merges) {
+    try {
+        return text::bpe_model(std::move(tokens), merges, unknown, ignore_merges);
+    } catch (const config_error& e) {
+        const std::string what = e.what();  // "[xlens.config_error.312] merge ..."
+        throw config_error(e.id(), where + ": " + what.substr(what.find("] ") + 2));
+    }
+}
+
 /// A token named in tokenizer_config.json: a string or {"content": ...}.
 inline std::optional<std::string> config_token(const nlohmann::json& config, const char* key) {
     if (!config.contains(key) || config[key].is_null()) return std::nullopt;
@@ -168,6 +180,9 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
             detail::unsupported_tokenizer(where, "model type '" + type + "'");
         if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() != 0.0)
             detail::unsupported_tokenizer(where, "BPE dropout");
+        if (model.value("byte_fallback", false)) detail::unsupported_tokenizer(where, "BPE byte_fallback");
+        if (model.value("fuse_unk", false) && model.contains("unk_token") && !model["unk_token"].is_null())
+            detail::unsupported_tokenizer(where, "BPE fuse_unk with an unk_token");
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
             if (model.contains(key) && !model[key].is_null() && !model[key].get<std::string>().empty())
                 detail::unsupported_tokenizer(where, std::string("BPE ") + key);
@@ -184,7 +199,7 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
             auto it = std::find(tokens.begin(), tokens.end(), model["unk_token"].get<std::string>());
             if (it != tokens.end()) unknown = static_cast<token_id>(it - tokens.begin());
         }
-        spec.model = text::bpe_model(std::move(tokens), merges, unknown, model.value("ignore_merges", false));
+        spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, model.value("ignore_merges", false));
         spec.nfc = detail::read_normalizer(j.value("normalizer", nlohmann::json()), where);
         detail::read_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), spec.pre, where);
         detail::read_post_processor(j.value("post_processor", nlohmann::json()), spec, where);
@@ -286,7 +301,7 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
         if (types[i] == 3 || types[i] == 4)
             spec.added.push_back({static_cast<token_id>(i), tokens[i], types[i] == 3, false, false, false, false});
     token_id unknown = static_cast<token_id>(f.get_int("tokenizer.ggml.unknown_token_id", -1));
-    spec.model = text::bpe_model(std::move(tokens), merges, unknown, ignore_merges);
+    spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, ignore_merges);
 
     if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = static_cast<token_id>(f.get_uint("tokenizer.ggml.bos_token_id"));
     if (f.has("tokenizer.ggml.eos_token_id")) spec.eos = static_cast<token_id>(f.get_uint("tokenizer.ggml.eos_token_id"));
