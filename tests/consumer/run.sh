@@ -11,6 +11,6 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$src/tests/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$work/prefix" "${launcher[@]}" >/dev/null
 cmake --build "$work/consumer-build" >/dev/null
-model=$data/tiny/llama
-[ -d "$model" ] || { echo "consumer: no tiny model at $model (ctest fixture fixtures_tiny_models makes it)"; exit 1; }
+model=$data/tiny/gpt2_text  # a tiny model with a tokenizer.json
+[ -d "$model" ] || { echo "consumer: no tiny model at $model (ctest fixtures fixtures_tiny_models and fixtures_tokenizers make it)"; exit 1; }
 "$work/consumer-build/consumer" "$model"
