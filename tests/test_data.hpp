@@ -6,11 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 
 #include <unistd.h>
 
 #include <doctest/doctest.h>
+
+#include "xlens/error.hpp"
 
 namespace test {
 
@@ -62,6 +65,22 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     REQUIRE(f.good());
+}
+
+/// Runs `f`, which must throw an E with id `id` whose message contains every one of `parts`.
+template <class E = xlens::error, class F>
+void expect_error(F&& f, int id, std::initializer_list<std::string> parts) {
+    try {
+        f();
+    } catch (const E& e) {
+        const std::string what = e.what();
+        CHECK_MESSAGE(e.id() == id, what);
+        for (const auto& part : parts) CHECK_MESSAGE(what.find(part) != std::string::npos, what << "\n  lacks: " << part);
+        return;
+    } catch (const std::exception& e) {
+        FAIL("expected error " << id << ", got a different exception: " << e.what());
+    }
+    FAIL("expected error " << id << " was not thrown");
 }
 
 }  // namespace test

@@ -31,19 +31,7 @@ std::string st_bytes(const std::string& header, std::size_t data_bytes = 0, std:
     return out + header + std::string(data_bytes, '\x01');
 }
 
-/// Runs `f`, which must throw an E with `id` whose message contains every one of `parts`.
-template <class E = xlens::error, class F>
-void expect_error(F&& f, int id, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const E& e) {
-        const std::string what = e.what();
-        CHECK_MESSAGE(e.id() == id, what);
-        for (const auto& part : parts) CHECK_MESSAGE(what.find(part) != std::string::npos, what << "\n  lacks: " << part);
-        return;
-    }
-    FAIL("expected error " << id << " was not thrown");
-}
+using test::expect_error;
 
 /// Writes `bytes` as bad.safetensors and expects error `id` naming the file and `parts`.
 void expect_bad(const std::string& bytes, int id, std::initializer_list<std::string> parts) {

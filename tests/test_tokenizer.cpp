@@ -82,21 +82,7 @@ std::vector<char32_t> gpt2_bytes_to_unicode() {
     return map;
 }
 
-/// Runs `f`, which must throw E with id `id` and a message containing every one of `parts`.
-template <class E, class F>
-void expect_error(F&& f, int id, std::initializer_list<std::string> parts) {
-    try {
-        f();
-    } catch (const E& e) {
-        const std::string what = e.what();
-        CHECK_MESSAGE(e.id() == id, what);
-        for (const auto& part : parts) CHECK_MESSAGE(what.find(part) != std::string::npos, what << "\n  lacks: " << part);
-        return;
-    } catch (const std::exception& e) {
-        FAIL("expected error " << id << ", got a different exception: " << e.what());
-    }
-    FAIL("expected error " << id << " was not thrown");
-}
+using test::expect_error;
 
 /// Pre-tokenizer of one Split step on `pattern`.
 words split_with(std::string_view pattern, split_behavior b, bool invert, std::string_view text) {
