@@ -1,4 +1,5 @@
-// xlens_bench — speed of opening SmolLM2-135M and running it (prefill, cached prefill, decode).
+// xlens_bench — speed of opening SmolLM2-135M and running it (prefill, cached prefill, decode,
+// generate), and the machine's memory bandwidth (a copy, a read-only stream) that bounds decode.
 //
 //   build/benchmarks/xlens_bench                                  # everything, console table
 //   build/benchmarks/xlens_bench --benchmark_filter=decode        # one group
@@ -14,18 +15,23 @@
 // time would undercount. Token ids are (i · 7919) mod d_vocab, the same sequence
 // compare_transformers.py feeds transformers, so both sides do identical work.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
 
+#include <xlens/run/generate.hpp>
 #include <xlens/xlens.hpp>
 
 // Declared here rather than through <cblas.h>: that header's prototypes clash with the ones
@@ -37,6 +43,8 @@ extern "C" char* openblas_get_config(void);
 namespace {
 
 constexpr std::size_t prompt_tokens = 128;
+constexpr std::size_t generate_prompt_tokens = 16;  // BM_generate: prompt = the first 16 bench token ids
+constexpr std::size_t generate_new_tokens = 64;     // greedy, no stop tokens, so always all 64
 
 std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
@@ -79,8 +87,12 @@ std::vector<xlens::token_id> bench_tokens(const xlens::model& m, std::size_t n, 
     return ids;
 }
 
-/// Bytes of weights one decode step must stream: every projection of every layer, and the unembedding.
-/// (Norm gains and the one embedding row are negligible and left out.)
+/// Bytes of weights one decode step must stream: every projection of every layer (q, k, v, o, gate,
+/// up, down), and the unembedding (d_vocab × d_model: every logit is needed to choose the next token).
+/// Left out as small next to those ~540 MB: the one embedding row looked up (2.3 KB), the norm gains,
+/// and the KV cache attention reads (2 · n_layers · T · n_kv_heads · d_head floats, for SmolLM2-135M
+/// 46 KB per position: 5.9 MB at T = 128, at most 3.7 MB in BM_generate's 80 positions, ~1% of the
+/// weights, and small enough to stay in the 32 MB L3).
 std::vector<const xlens::linear_weight*> decode_matrices(const xlens::model& m) {
     std::vector<const xlens::linear_weight*> out;
     const auto& w = m.weights();
@@ -259,6 +271,61 @@ void BM_decode_step_no_cache(benchmark::State& state) {
     set_token_counters(state, 1);
 }
 
+/// xlens::generate: a 16-token prompt, then 64 new tokens, greedy, no stop tokens (so the budget
+/// always ends it), with a fresh KV cache per call, as a user calling generate() gets.
+/// What is measured, per call, from wall-clock timestamps:
+///   prefill_ms  start of generate() → the callback for the first new token (the 16-token forward pass
+///               plus the first argmax);
+///   tokens/s    decode only: the 63 tokens after the first, divided by the time from the first
+///               token's callback to generate() returning (63 single-token forward passes with the KV
+///               cache, each followed by an argmax over the vocabulary and the callback);
+///   e2e_tokens/s  64 new tokens / the whole call (prefill included).
+/// compare_transformers.py times transformers' model.generate the same way (a streamer timestamps
+/// the first new token).
+void BM_generate(benchmark::State& state) {
+    const auto* m = shared_model(state);
+    if (!m) return;
+    using clock = std::chrono::steady_clock;
+    const auto prompt = bench_tokens(*m, generate_prompt_tokens);
+    xlens::generate_options options;
+    options.max_new_tokens = generate_new_tokens;  // sampling: greedy by default; stop_tokens: none
+    clock::time_point first_token;
+    std::size_t produced = 0;
+    const xlens::token_callback on_token = [&](xlens::token_id) {
+        if (produced++ == 0) first_token = clock::now();
+        return true;
+    };
+    {  // first touch of the weights and the allocator arenas
+        xlens::generate_options warm = options;
+        warm.max_new_tokens = 4;
+        benchmark::DoNotOptimize(xlens::generate(*m, prompt, warm).tokens.data());
+    }
+    double prefill_s = 0, decode_s = 0, decode_tokens = 0;
+    for (auto _ : state) {
+        produced = 0;
+        const auto start = clock::now();
+        auto out = xlens::generate(*m, prompt, options, on_token);
+        const auto end = clock::now();
+        benchmark::DoNotOptimize(out.tokens.data());
+        if (out.tokens.size() != generate_new_tokens) {
+            state.SkipWithError(("generate stopped early (" + std::string(xlens::to_string(out.reason)) + ")").c_str());
+            break;
+        }
+        prefill_s += std::chrono::duration<double>(first_token - start).count();
+        decode_s += std::chrono::duration<double>(end - first_token).count();
+        decode_tokens += static_cast<double>(out.tokens.size() - 1);
+    }
+    if (state.iterations() == 0 || decode_s <= 0) return;
+    const double iterations = static_cast<double>(state.iterations());
+    state.counters["tokens/s"] = decode_tokens / decode_s;
+    state.counters["prefill_ms"] = prefill_s / iterations * 1e3;
+    state.counters["e2e_tokens/s"] =
+        benchmark::Counter(static_cast<double>(generate_new_tokens), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["prompt_tokens"] = static_cast<double>(generate_prompt_tokens);
+    state.counters["new_tokens"] = static_cast<double>(generate_new_tokens);
+    state.counters["weight_MB"] = decode_weight_bytes(*m) / 1e6;
+}
+
 // ---- the memory-bandwidth bound of decode ------------------------------------------------------------
 
 /// One sgemv per weight matrix a decode step reads: the fastest OpenBLAS can stream those bytes on
@@ -304,6 +371,103 @@ void BM_decode_linear_T1(benchmark::State& state) {
     state.counters["weight_bytes/s"] = benchmark::Counter(decode_weight_bytes(*m), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// memcpy of a 256 MiB (268 MB) float buffer into another (both far larger than the 32 MB L3), split over
+/// state.range(0) threads, each copying its own contiguous share. Counters:
+///   copied_bytes/s   bytes copied per second: the rate the source is read (and the target written).
+///   traffic_bytes/s  2 × copied_bytes/s: a copy moves each byte twice, one read and one write (glibc
+///                    copies buffers this large with non-temporal stores, so there is no third,
+///                    read-for-ownership pass over the target).
+///   decode_bound_tokens/s  traffic_bytes/s / decode_weight_bytes(): the decode tokens/s at which
+///                    streaming the weights once per token (every projection + the unembedding; see
+///                    decode_matrices) would use the whole memory bandwidth. Present when the model loads.
+/// The bound uses the traffic, not the copied bytes: reads and writes share one bus, and a decode step
+/// reads its weights and writes next to nothing, so it can use all of it. BM_read_bandwidth checks this:
+/// on the development VM a read-only stream reaches ~2 × copied_bytes/s (43.7 vs 21.8 GB/s), and decode
+/// itself already runs at about twice copied_bytes/s / weight bytes.
+/// Both buffers are written before timing, so no page fault is timed. Threads are started per
+/// iteration (~0.1 ms against ~10+ ms of copying).
+void BM_copy_bandwidth(benchmark::State& state) {
+    constexpr std::size_t bytes = std::size_t(256) << 20;
+    const auto threads = static_cast<std::size_t>(state.range(0));
+    std::unique_ptr<float[]> src(new float[bytes / sizeof(float)]), dst(new float[bytes / sizeof(float)]);
+    std::fill_n(src.get(), bytes / sizeof(float), 1.0f);
+    std::fill_n(dst.get(), bytes / sizeof(float), 0.0f);
+    auto* from = reinterpret_cast<const char*>(src.get());
+    auto* to = reinterpret_cast<char*>(dst.get());
+    const std::size_t share = bytes / threads;
+    for (auto _ : state) {
+        if (threads == 1) {
+            std::memcpy(to, from, bytes);
+        } else {
+            std::vector<std::thread> pool;
+            for (std::size_t t = 0; t < threads; ++t) {
+                const std::size_t begin = t * share, n = t + 1 == threads ? bytes - begin : share;
+                pool.emplace_back([=] { std::memcpy(to + begin, from + begin, n); });
+            }
+            for (auto& th : pool) th.join();
+        }
+        benchmark::DoNotOptimize(dst.get());
+        benchmark::ClobberMemory();
+    }
+    const double copied = static_cast<double>(bytes), traffic = 2 * copied;  // one read + one write per byte
+    state.counters["copied_bytes/s"] = benchmark::Counter(copied, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["traffic_bytes/s"] = benchmark::Counter(traffic, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["threads"] = static_cast<double>(threads);
+    if (const auto* m = shared_model(state)) {
+        const double weight_bytes = decode_weight_bytes(*m);
+        state.counters["weight_MB"] = weight_bytes / 1e6;
+        state.counters["decode_bound_tokens/s"] =
+            benchmark::Counter(traffic / weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
+    }
+}
+
+/// Reads 256 MiB and writes nothing (an OR over 64-bit words, which the compiler vectorises even
+/// without -ffast-math), split over state.range(0) threads: the cross-check of BM_copy_bandwidth's
+/// traffic_bytes/s, which the decode bound is computed from. Counter read_bytes/s; decode_bound_tokens/s
+/// = read_bytes/s / decode_weight_bytes(). Context only. (OpenBLAS's sgemv, BM_decode_bound_gemv,
+/// streams the same weights faster still on this VM: this loop is plain SSE2 with no prefetching.)
+void BM_read_bandwidth(benchmark::State& state) {
+    constexpr std::size_t bytes = std::size_t(256) << 20, words = bytes / sizeof(std::uint64_t);
+    const auto threads = static_cast<std::size_t>(state.range(0));
+    std::unique_ptr<std::uint64_t[]> src(new std::uint64_t[words]);
+    for (std::size_t i = 0; i < words; ++i) src[i] = i;
+    const std::uint64_t* data = src.get();
+    std::vector<std::uint64_t> partial(threads * 8);  // one cache line apart, so the threads share none
+    const std::size_t share = words / threads;
+    auto reduce = [&](std::size_t t) {
+        const std::size_t begin = t * share, end = t + 1 == threads ? words : begin + share;
+        std::uint64_t acc = 0;
+        for (std::size_t i = begin; i < end; ++i) acc |= data[i];
+        partial[t * 8] = acc;
+    };
+    for (auto _ : state) {
+        if (threads == 1) {
+            reduce(0);
+        } else {
+            std::vector<std::thread> pool;
+            for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(reduce, t);
+            for (auto& th : pool) th.join();
+        }
+        benchmark::DoNotOptimize(partial.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["read_bytes/s"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["threads"] = static_cast<double>(threads);
+    if (const auto* m = shared_model(state)) {
+        const double weight_bytes = decode_weight_bytes(*m);
+        state.counters["weight_MB"] = weight_bytes / 1e6;
+        state.counters["decode_bound_tokens/s"] =
+            benchmark::Counter(static_cast<double>(bytes) / weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
+    }
+}
+
+/// Best and worst repetition, beside Google Benchmark's mean/median/stddev/cv. Applied to times and
+/// counters alike: for a rate counter (tokens/s) "max" is the best repetition, for a time the worst.
+void add_min_max(benchmark::internal::Benchmark* b) {
+    b->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+    b->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
+}
+
 }  // namespace
 
 BENCHMARK(BM_open_safetensors)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -316,6 +480,8 @@ BENCHMARK(BM_decode_step)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_step_no_cache)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_bound_gemv)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_linear_T1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_generate)->Unit(benchmark::kMillisecond)->UseRealTime()->Apply(add_min_max);
+// BM_copy_bandwidth and BM_read_bandwidth are registered in main, once OpenBLAS's thread count is known.
 
 int main(int argc, char** argv) {
     // On stderr, so --benchmark_format=json keeps stdout pure JSON for compare_transformers.py.
@@ -330,6 +496,13 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("xlens_model", gguf_path());
     benchmark::AddCustomContext("xlens_f32_dir", f32_dir());
     benchmark::AddCustomContext("xlens_prompt_tokens", std::to_string(prompt_tokens));
+    benchmark::AddCustomContext("xlens_generate_prompt_tokens", std::to_string(generate_prompt_tokens));
+    benchmark::AddCustomContext("xlens_generate_new_tokens", std::to_string(generate_new_tokens));
+    // With 1 thread and with OpenBLAS's thread count (the threads a decode step streams its weights
+    // on); compare_transformers.py takes the bound from the latter.
+    for (const int t : threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1})
+        for (const auto& [name, fn] : {std::pair{"BM_copy_bandwidth", &BM_copy_bandwidth}, std::pair{"BM_read_bandwidth", &BM_read_bandwidth}})
+            add_min_max(benchmark::RegisterBenchmark(name, fn)->Arg(t)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime());
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -18,7 +18,19 @@ OPENBLAS_NUM_THREADS=N for xlens_bench. Steps:
      hook), and one decode step after a 128-token prefill with past_key_values (the cache is
      cropped back to 128 before every step, as xlens_bench restores its kv_cache), median over
      --decode-steps.
-  4. A markdown table: metric | xlens | transformers | ratio | bar | verdict.
+  4. generate, both sides: 16 prompt ids, 64 new tokens, greedy, no stop token. xlens_bench's
+     BM_generate times xlens::generate; here model.generate(do_sample=False, max_new_tokens=64) with
+     generation_config.eos_token_id = None (so it cannot stop early). Decode tokens/s on both sides =
+     63 / (end of the call - the moment the first new token is known): a callback (xlens) or a
+     streamer (transformers) timestamps that token, so the 16-token prefill is excluded. Best of
+     --generate-runs calls here, best of --repetitions for xlens.
+  5. The memory-bandwidth bound of decode: xlens_bench's BM_copy_bandwidth (memcpy of 256 MiB, on
+     OpenBLAS's thread count) measures bytes copied per second; a copy moves each byte twice (read +
+     write), so the memory traffic is twice that. That traffic divided by the bytes one decode step
+     must read (every projection + the unembedding, BM_generate's weight_MB) is the decode tokens/s at
+     which streaming the weights would use the whole bandwidth. BM_read_bandwidth (a read-only
+     stream) is shown beside it as the cross-check that a pure read does get ~2 × the copied rate.
+  6. A markdown table: metric | xlens | transformers | ratio | bar | verdict, and a summary line.
 
 Bars default to the product brief's "Speed" bars; each is a flag so a run can be judged against
 another target. The verdict column is information, never an exit status: timings depend on the
@@ -41,6 +53,8 @@ DEFAULT_GGUF = ROOT / "build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_F32 = ROOT / "build/cache/models/smollm2-f32"
 DEFAULT_BENCH = ROOT / "build/benchmarks/xlens_bench"
 PROMPT_TOKENS = 128
+GENERATE_PROMPT_TOKENS = 16   # as BM_generate in bench_forward.cpp
+GENERATE_NEW_TOKENS = 64
 
 
 def token_ids(vocab, n, first=0):
@@ -118,20 +132,33 @@ def run_xlens(args):
 
 
 class BenchResults:
-    """Medians (or single runs, with --quick) by benchmark name, times in milliseconds."""
+    """Medians (or single runs, with --quick) by benchmark name, times in milliseconds; the "min" and
+    "max" aggregates of the benchmarks that compute them (BM_generate, BM_*_bandwidth) kept apart."""
     to_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
     def __init__(self, data):
         self.context = data.get("context", {})
-        self.rows, self.errors = {}, {}
+        self.rows, self.errors, self.extremes = {}, {}, {}
         for b in data.get("benchmarks", []):
             name = b.get("run_name", b["name"]).removesuffix("/real_time")
             if b.get("error_occurred"):
                 self.errors[name] = b.get("error_message", "error")
                 continue
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") in ("min", "max"):
+                self.extremes[(name, b["aggregate_name"])] = b
+                continue
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
                 continue
             self.rows[name] = b
+
+    def best(self, name, key):
+        """The largest value of a rate counter over the repetitions (the single run without them)."""
+        b = self.extremes.get((name, "max"))
+        return b.get(key) if b is not None else self.counter(name, key)
+
+    def worst(self, name, key):
+        b = self.extremes.get((name, "min"))
+        return b.get(key) if b is not None else self.counter(name, key)
 
     def ms(self, name):
         b = self.rows.get(name)
@@ -204,7 +231,62 @@ def run_peer(args):
         if delta > 1e-3:
             raise SystemExit(f"transformers decode after crop differs from a full run by {delta:g}")
         out["decode_ms"] = median_ms(step, args.decode_steps)
+
+        out.update(run_peer_generate(model, args))
     return out
+
+
+def run_peer_generate(model, args):
+    """model.generate over the prompt BM_generate uses; decode tokens/s timed from the first new token."""
+    import torch
+    from transformers.generation.streamers import BaseStreamer
+
+    class Stamps(BaseStreamer):
+        """generate() puts the prompt once, then each new token as soon as it is chosen (on CPU the
+        stop check is not deferred, so nothing is held back); the second put is the first new token."""
+        def __init__(self):
+            self.puts = []
+
+        def put(self, value):
+            self.puts.append(time.perf_counter())
+
+        def end(self):
+            pass
+
+    vocab = model.config.vocab_size
+    ids = torch.tensor([token_ids(vocab, GENERATE_PROMPT_TOKENS)])
+    # No end-of-sequence token: generation always runs the full 64 (min_new_tokens would instead
+    # mask the EOS logit, a different computation). pad_token_id only silences the warning.
+    pad = model.generation_config.pad_token_id
+    if pad is None:
+        pad = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None else 0
+    if isinstance(pad, list):
+        pad = pad[0]
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = pad
+
+    def once():
+        stamps = Stamps()
+        t0 = time.perf_counter()
+        seq = model.generate(ids, do_sample=False, max_new_tokens=GENERATE_NEW_TOKENS, streamer=stamps,
+                             pad_token_id=pad, eos_token_id=None)
+        t1 = time.perf_counter()
+        new = seq.shape[1] - ids.shape[1]
+        if new != GENERATE_NEW_TOKENS or len(stamps.puts) != GENERATE_NEW_TOKENS + 1:
+            raise SystemExit(f"transformers generated {new} tokens ({len(stamps.puts)} streamer puts), "
+                             f"expected {GENERATE_NEW_TOKENS}")
+        first = stamps.puts[1]
+        return {"decode_tok_s": (new - 1) / (t1 - first), "prefill_ms": (first - t0) * 1e3,
+                "e2e_tok_s": new / (t1 - t0), "tokens": seq[0, ids.shape[1]:].tolist()}
+
+    with torch.inference_mode():
+        once()  # warm-up
+        runs = [once() for _ in range(args.generate_runs)]
+    rates = [r["decode_tok_s"] for r in runs]
+    best = max(runs, key=lambda r: r["decode_tok_s"])
+    return {"gen_decode_tok_s": best["decode_tok_s"], "gen_decode_tok_s_all": rates,
+            "gen_decode_tok_s_median": statistics.median(rates), "gen_prefill_ms": best["prefill_ms"],
+            "gen_e2e_tok_s": best["e2e_tok_s"], "gen_tokens": best["tokens"]}
 
 
 # ---- the table ---------------------------------------------------------------------------------------
@@ -272,7 +354,74 @@ def build_table(args, x, peer):
     nc = x.counter("BM_decode_step_no_cache", "tokens/s")
     add(f"  decode without KV cache (re-run {PROMPT_TOKENS + 1} tokens; tokens/s)", fmt(nc, ".2f"), "—", "—",
         "context", None)
+
+    # generate: decode tokens/s in one run, and the bound from the copy bandwidth
+    g = generate_summary(args, x, peer)
+    add(f"generate {GENERATE_NEW_TOKENS} greedy tokens after a {GENERATE_PROMPT_TOKENS}-token prompt: decode "
+        f"tokens/s (best of {g['x_runs']} / {args.generate_runs}; median in brackets)",
+        f"{fmt(g['x'])} ({fmt(g['x_median'])})", f"{fmt(g['p'])} ({fmt(g['p_median'])})", fmt(g["ratio"], ".2f", "×"),
+        f"≥ {args.bar_generate:g}× transformers", None if g["ratio"] is None else g["ratio"] >= args.bar_generate)
+    add("  generate: prefill of the prompt + first token (ms)", fmt(g["x_prefill"]), fmt(peer["gen_prefill_ms"]),
+        "—", "context", None)
+    gb = lambda v: fmt(v / 1e9 if v else None, ".1f")
+    add(f"generate decode vs bandwidth bound (tokens/s; bound = {gb(g['traffic'])} GB/s of copy traffic "
+        f"(memcpy of 256 MiB at {gb(g['copy'])} GB/s copied, each byte read + written; {g['copy_threads']} thread(s)) "
+        f"/ {fmt(g['weight_mb'], '.0f')} MB of weights per token)",
+        fmt(g["x"]), "—", f"{fmt(g['frac'] * 100 if g['frac'] is not None else None, '.0f', '%')} of {fmt(g['bound'])}",
+        "context", None)
+    add(f"  cross-check: read-only bound (tokens/s; {gb(g['read'])} GB/s read by a plain loop, "
+        f"{g['copy_threads']} thread(s))",
+        fmt(g["x"]), "—",
+        f"{fmt(g['read_frac'] * 100 if g['read_frac'] is not None else None, '.0f', '%')} of {fmt(g['read_bound'])}",
+        "context", None)
     return rows
+
+
+def generate_summary(args, x, peer):
+    """The numbers the issue asks for, from both sides' generate runs and the bandwidth benchmarks."""
+    xg = x.best("BM_generate", "tokens/s")
+    threads = x.context.get("openblas_threads", str(args.threads))
+    copy_name, read_name = f"BM_copy_bandwidth/threads:{threads}", f"BM_read_bandwidth/threads:{threads}"
+    if copy_name not in x.rows:  # an OpenBLAS thread count the benchmark has no row for
+        copy_name, read_name = "BM_copy_bandwidth/threads:1", "BM_read_bandwidth/threads:1"
+        threads = "1"
+    copy, read = x.best(copy_name, "copied_bytes/s"), x.best(read_name, "read_bytes/s")
+    traffic = 2 * copy if copy else None  # each copied byte is read once and written once
+    weight_mb = x.counter("BM_generate", "weight_MB") or x.counter(copy_name, "weight_MB")
+    bound = traffic / (weight_mb * 1e6) if traffic and weight_mb else None
+    read_bound = read / (weight_mb * 1e6) if read and weight_mb else None
+    return {
+        "x": xg, "x_median": x.counter("BM_generate", "tokens/s"), "x_worst": x.worst("BM_generate", "tokens/s"),
+        "x_runs": 1 if args.quick else args.repetitions, "x_prefill": x.counter("BM_generate", "prefill_ms"),
+        "p": peer["gen_decode_tok_s"], "p_median": peer["gen_decode_tok_s_median"],
+        "p_worst": min(peer["gen_decode_tok_s_all"]),
+        "ratio": xg / peer["gen_decode_tok_s"] if xg else None,
+        "copy": copy, "traffic": traffic, "copy_worst": x.worst(copy_name, "copied_bytes/s"), "copy_threads": threads,
+        "weight_mb": weight_mb, "bound": bound, "frac": xg / bound if xg and bound else None,
+        "read": read, "read_bound": read_bound, "read_frac": xg / read_bound if xg and read_bound else None,
+    }
+
+
+def summary_lines(args, x, peer):
+    g = generate_summary(args, x, peer)
+    ctx = x.context
+    ok = None if g["ratio"] is None else g["ratio"] >= args.bar_generate
+    pct = lambda v: fmt(v * 100 if v is not None else None, ".0f", "%")
+    gb2 = lambda v: fmt(v / 1e9 if v else None, ".2f")
+    return [
+        f"generate decode ({GENERATE_PROMPT_TOKENS}-token prompt, {GENERATE_NEW_TOKENS} new greedy tokens, "
+        f"OpenBLAS core {ctx.get('openblas_core', '?')}, {ctx.get('openblas_threads', '?')} thread(s); "
+        f"torch {peer['torch_threads']} thread(s)):",
+        f"  xlens        {fmt(g['x'])} tokens/s (best; worst {fmt(g['x_worst'])}, median {fmt(g['x_median'])})",
+        f"  transformers {fmt(g['p'])} tokens/s (best; worst {fmt(g['p_worst'])}, median {fmt(g['p_median'])})",
+        f"  ratio        {fmt(g['ratio'], '.2f', '×')} xlens/transformers — bar ≥ {args.bar_generate:g}×: {verdict(ok)}",
+        f"  copy         {gb2(g['copy'])} GB/s copied (memcpy of 256 MiB, {g['copy_threads']} thread(s), best; worst "
+        f"{gb2(g['copy_worst'])}) = {gb2(g['traffic'])} GB/s of traffic (each byte read once, written once)",
+        f"  bound        {fmt(g['bound'])} tokens/s = {gb2(g['traffic'])} GB/s / {fmt(g['weight_mb'], '.1f')} MB of "
+        f"weights per token; xlens at {pct(g['frac'])} of it",
+        f"  read-only    {fmt(g['read_bound'])} tokens/s = {gb2(g['read'])} GB/s read (cross-check); "
+        f"xlens at {pct(g['read_frac'])} of it",
+    ]
 
 
 def render(rows, lines_after):
@@ -300,9 +449,14 @@ def main(argv=None):
     ap.add_argument("--bar-open-ms", type=float, default=50.0, help="open time of the f32 folder (default 50 ms)")
     ap.add_argument("--bar-decode", type=float, default=3.0, help="decode tokens/s over transformers (default 3)")
     ap.add_argument("--bar-bandwidth", type=float, default=0.60, help="decode share of the bandwidth bound (default 0.6)")
+    ap.add_argument("--bar-generate", type=float, default=2.0,
+                    help="generate's decode tokens/s over transformers' (default 2, the issue's first bar)")
+    ap.add_argument("--generate-runs", type=int, default=5,
+                    help="timed transformers generate calls after a warm-up; the best is used (default 5)")
     args = ap.parse_args(argv)
     if args.quick:
         args.runs, args.decode_steps = min(args.runs, 5), min(args.decode_steps, 8)
+        args.generate_runs = min(args.generate_runs, 2)
 
     # Before torch is imported: its OpenMP pool is sized from this on first use.
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -317,7 +471,12 @@ def main(argv=None):
 
     # xlens first, in its own process, so torch's worker threads are not yet alive to compete.
     x = BenchResults(run_xlens(args))
-    print("running transformers ...", flush=True)
+    # Same thread count on both sides: torch gets what OpenBLAS reports it used.
+    try:
+        args.threads = int(x.context.get("openblas_threads", args.threads))
+    except ValueError:
+        pass
+    print(f"running transformers ({args.threads} threads) ...", flush=True)
     peer = run_peer(args)
     load_end = os.getloadavg()[0]
 
@@ -335,9 +494,13 @@ def main(argv=None):
         f"- tokens: ids (i · 7919) mod vocab, {PROMPT_TOKENS} of them; xlens medians of "
         f"{'1 short run (--quick)' if args.quick else f'{args.repetitions} repetitions'}; transformers medians of "
         f"{args.runs} prefill runs and {args.decode_steps} decode steps",
+        f"- generate: ids (i · 7919) mod vocab, {GENERATE_PROMPT_TOKENS} of them, then {GENERATE_NEW_TOKENS} new "
+        f"greedy tokens with no stop token; decode tokens/s = {GENERATE_NEW_TOKENS - 1} / (end of the call − first "
+        f"new token), so the prompt's prefill is excluded; best of {'1 short run' if args.quick else f'{args.repetitions} repetitions'} "
+        f"(xlens) and of {args.generate_runs} calls after a warm-up (transformers)",
         f"- ratio: how many times faster xlens is (time_transformers / time_xlens, or tokens/s_xlens / tokens/s_transformers)",
     ]
-    text = render(build_table(args, x, peer), notes)
+    text = render(build_table(args, x, peer), notes + [""] + ["```"] + summary_lines(args, x, peer) + ["```"])
     print()
     print(text)
     if args.markdown:
