@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +19,7 @@ inline nlohmann::json parse_json(const std::string& text, const std::string& whe
     int depth = 0;
     bool too_deep = false;
     std::string duplicate;
-    std::vector<std::vector<std::string>> keys_seen;  // one key list per open object
+    std::vector<std::unordered_set<std::string>> keys_seen;  // one key set per open object (a vocabulary has ~10⁵)
     auto callback = [&](int d, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
         using ev = nlohmann::json::parse_event_t;
         if (event == ev::object_start || event == ev::array_start) {
@@ -29,9 +30,7 @@ inline nlohmann::json parse_json(const std::string& text, const std::string& whe
             if (!keys_seen.empty()) keys_seen.pop_back();
         } else if (event == ev::key && !keys_seen.empty()) {
             const auto& k = parsed.get_ref<const std::string&>();
-            for (const auto& seen : keys_seen.back())
-                if (seen == k && duplicate.empty()) duplicate = k;
-            keys_seen.back().push_back(k);
+            if (!keys_seen.back().insert(k).second && duplicate.empty()) duplicate = k;
         }
         return !too_deep;  // stop building once too deep; the result is discarded below
     };
