@@ -182,7 +182,7 @@ inline int cmd_generate(const arguments& a) {
                             {"text", tok.decode(g.tokens, /*skip_special=*/true)}, {"stop_reason", xlens::to_string(g.reason)}};
         std::cout << j.dump(2) << "\n";
     } else {
-        std::cout << stream.finish() << "\n";
+        std::cout << stream.finish() << std::endl;  // before the statistics on stderr
     }
     std::fprintf(stderr, "xlens: %zu prompt tokens in %.3f s; %zu new tokens, %.1f tokens/s; stopped: %s\n", ids.size(),
                  prefill_s, g.tokens.size(), g.tokens.size() > 1 ? static_cast<double>(g.tokens.size() - 1) / decode_s : 0.0,

@@ -87,7 +87,8 @@ inline std::string probe_table(const probe_result& r, bool colour) {
                 text.replace(at, 1, text[at] == '\n' ? "↵" : text[at] == '\t' ? "⇥" : "␍");
             path += " → " + paint(bold, text) + buf;
         }
-    return out + path + "\n";
+    return out + path + "\n" +
+           paint(dim, "prob/rank: of the next token under the model; lens@: first layer whose logit lens ranks it first") + "\n";
 }
 
 }  // namespace xlens
