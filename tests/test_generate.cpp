@@ -270,3 +270,44 @@ TEST_CASE("chat template: ChatML rendered with the template's default system mes
     CHECK(with_system == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
     test::expect_error<xlens::input_error>([&] { (void)xlens::apply_chat_template(tok, {}); }, 516, {"message"});
 }
+
+TEST_CASE("chat template: the default system message is the first plain literal; non-ChatML refused") {
+    auto with_template = [](std::string tmpl) {
+        xlens::tokenizer_spec spec;
+        spec.source = "test";
+        spec.chat_template = std::move(tmpl);
+        return xlens::tokenizer(std::move(spec));
+    };
+    // Shaped like Qwen2.5's: a system turn opened in the tools branch (Jinja), the default one later.
+    auto qwen = with_template(
+        "{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}"
+        "{%- endif %}{{- '<|im_end|>\\n' }}{%- else %}{%- if messages[0]['role'] != 'system' %}"
+        "{{- '<|im_start|>system\\nYou are Qwen.\\nBe helpful.<|im_end|>\\n' }}{%- endif %}{%- endif %}");
+    CHECK(xlens::apply_chat_template(qwen, {{"user", "Hi"}}) ==
+          "<|im_start|>system\nYou are Qwen.\nBe helpful.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    auto bare = with_template("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n'}}{% endfor %}");
+    CHECK(xlens::apply_chat_template(bare, {{"user", "Hi"}}, false) == "<|im_start|>user\nHi<|im_end|>\n");
+    auto llama = with_template("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>{% endfor %}");
+    test::expect_error<xlens::config_error>([&] { (void)xlens::apply_chat_template(llama, {{"user", "Hi"}}); }, 315, {"not ChatML"});
+    auto none = with_template("");
+    test::expect_error<xlens::config_error>([&] { (void)xlens::apply_chat_template(none, {{"user", "Hi"}}); }, 315, {"no chat template"});
+}
+
+TEST_CASE("sampling: NaN and infinite logits never produce garbage") {
+    const std::vector<float> with_nan = {NAN, 1.0f, 2.0f, NAN};
+    xlens::sampling_options s;
+    s.temperature = 1.0f;
+    s.seed = 5;
+    xlens::sampler pick(s);
+    for (int i = 0; i < 200; ++i) {
+        auto t = pick(with_nan.data(), with_nan.size());
+        CHECK((t == 1 || t == 2));
+    }
+    const std::vector<float> with_inf = {0.0f, INFINITY, 1.0f};
+    for (int i = 0; i < 20; ++i) CHECK(pick(with_inf.data(), with_inf.size()) == 1);
+    xlens::sampling_options cold = s;
+    cold.temperature = 1e-30f;  // logits / T overflow float; computed in double it is argmax
+    xlens::sampler frozen(cold);
+    const std::vector<float> row = {0.5f, 3.0f, 2.0f};
+    for (int i = 0; i < 20; ++i) CHECK(frozen(row.data(), row.size()) == 1);
+}

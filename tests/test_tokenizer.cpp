@@ -519,6 +519,25 @@ TEST_CASE("tokenizer files: unsupported parts are config_error 314 naming them")
     nlohmann::json dropout = tiny_tokenizer_json();
     dropout["model"]["dropout"] = 0.1;
     expect_bad_tokenizer_json<xlens::config_error>(dropout, 314, {"dropout"});
+    nlohmann::json gap = tiny_tokenizer_json();  // ids must be 0..N-1: a gap would be a token spelled ""
+    gap["model"]["vocab"]["Q"] = 5000;
+    expect_bad_tokenizer_json<xlens::config_error>(gap, 313, {"vocabulary id 5000", "beyond"});
+    nlohmann::json huge = tiny_tokenizer_json();  // a 60-byte file must not allocate gigabytes
+    huge["model"]["vocab"] = {{"a", 67108864}};
+    expect_bad_tokenizer_json<xlens::config_error>(huge, 313, {"67108864"});
+    nlohmann::json fractional = tiny_tokenizer_json();
+    fractional["model"]["vocab"]["Q"] = 1e20;
+    expect_bad_tokenizer_json<xlens::config_error>(fractional, 313, {"not an integer"});
+    nlohmann::json no_bytes = tiny_tokenizer_json();  // without ByteLevel, unknown characters would vanish
+    no_bytes["pre_tokenizer"] = {{"type", "Digits"}, {"individual_digits", true}};
+    expect_bad_tokenizer_json<xlens::config_error>(no_bytes, 314, {"without ByteLevel"});
+    nlohmann::json decoder = tiny_tokenizer_json();
+    decoder["decoder"] = {{"type", "WordPiece"}};
+    expect_bad_tokenizer_json<xlens::config_error>(decoder, 314, {"decoder 'WordPiece'"});
+    nlohmann::json one_byte = tiny_tokenizer_json();  // \C could end a match inside a character
+    one_byte["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", "a\\C"}}},
+                                  {"behavior", "Isolated"}, {"invert", false}}, {{"type", "ByteLevel"}, {"use_regex", false}}}}};
+    expect_bad_tokenizer_json<xlens::config_error>(one_byte, 311, {"a\\C"});
     nlohmann::json fallback = tiny_tokenizer_json();  // would tokenize unknown characters differently
     fallback["model"]["byte_fallback"] = true;
     expect_bad_tokenizer_json<xlens::config_error>(fallback, 314, {"byte_fallback"});
@@ -559,7 +578,7 @@ TEST_CASE("tokenizer files: malformed files are clear errors") {
 
     nlohmann::json wrong_type = tiny_tokenizer_json();
     wrong_type["model"]["vocab"] = {{"a", "zero"}};
-    expect_bad_tokenizer_json<xlens::config_error>(wrong_type, 304, {"structure"});
+    expect_bad_tokenizer_json<xlens::config_error>(wrong_type, 313, {"'a'", "\"zero\"", "not an integer"});
 
     test::scratch s("tokenizer", "files");
     const std::string full = tiny_tokenizer_json().dump();

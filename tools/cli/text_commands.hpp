@@ -129,6 +129,8 @@ T number_option(const arguments& a, const std::string& name, T fallback) {
             out = static_cast<T>(std::stoull(v, &used));
         }
         if (used != v.size()) throw std::invalid_argument(v);
+        if constexpr (std::is_floating_point_v<T>)
+            if (out == 0 && std::stod(v) != 0) throw std::invalid_argument(v);  // 1e-50 must not become 0 (greedy)
         return out;
     } catch (const std::logic_error&) {
         throw usage_error("--" + name + ": '" + v + "' is not a valid number");
@@ -150,6 +152,7 @@ inline std::string prompt_for_model(const arguments& a, const xlens::tokenizer& 
     std::string text = prompt_text(a);
     if (text.empty()) throw xlens::input_error(512, "the prompt is empty");
     warn_if_not_utf8(text);
+    text = xlens::text::repair_utf8(text);  // what the tokenizer reads anyway; and JSON output needs UTF-8
     return a.has("chat") ? xlens::apply_chat_template(tok, {{"user", text}}) : text;
 }
 
@@ -171,15 +174,19 @@ inline int cmd_generate(const arguments& a) {
     std::chrono::steady_clock::time_point first_token;
     xlens::generation g = xlens::generate(m, ids, o, [&](xlens::token_id t) {
         if (first_token == std::chrono::steady_clock::time_point()) first_token = std::chrono::steady_clock::now();
-        if (!json && !tok.is_special(t)) std::cout << stream.push(tok.decode_bytes({t})) << std::flush;
+        const bool printable = static_cast<std::size_t>(t) < tok.vocab_size() && !tok.is_special(t);  // not padding
+        if (!json && printable) std::cout << stream.push(tok.decode_bytes({t})) << std::flush;
         return true;
     });
     auto end = std::chrono::steady_clock::now();
     double decode_s = std::chrono::duration<double>(end - first_token).count();
     double prefill_s = std::chrono::duration<double>(first_token - start).count();
     if (json) {
+        std::vector<xlens::token_id> known;  // a model may pad its vocabulary beyond the tokenizer's
+        for (auto t : g.tokens)
+            if (static_cast<std::size_t>(t) < tok.vocab_size()) known.push_back(t);
         nlohmann::json j = {{"prompt", prompt}, {"prompt_ids", ids}, {"ids", g.tokens},
-                            {"text", tok.decode(g.tokens, /*skip_special=*/true)}, {"stop_reason", xlens::to_string(g.reason)}};
+                            {"text", tok.decode(known, /*skip_special=*/true)}, {"stop_reason", xlens::to_string(g.reason)}};
         std::cout << j.dump(2) << "\n";
     } else {
         std::cout << stream.finish() << std::endl;  // before the statistics on stderr

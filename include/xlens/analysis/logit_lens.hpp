@@ -3,8 +3,10 @@
 //   activation logits = xlens::logit_lens(model, resid);   // resid [N, d_model] → [N, d_vocab]
 //
 // The logit lens (nostalgebraist, 2020) decodes an intermediate residual stream with the model's own
-// final norm and unembedding, as TransformerLens's accumulated-residual lens does with apply_ln.
-// Applied to the last layer's hook_resid_post it gives exactly the model's logits.
+// final norm and unembedding. Each row is normalised afresh, as TransformerLens's apply_ln_to_stack
+// does with recompute_ln=True (its default, recompute_ln=False, divides every layer by the final
+// layer's cached scale instead). Applied to the last layer's hook_resid_post it gives exactly the
+// model's logits.
 #pragma once
 
 #include "xlens/blocks/norm.hpp"

@@ -90,7 +90,7 @@ inline std::vector<token_probability> top_tokens(const tokenizer& tok, const flo
     std::vector<token_probability> out;
     for (std::size_t i = 0; i < k; ++i) {
         token_id id = order[i];
-        out.push_back({id, static_cast<std::size_t>(id) < tok.vocab_size() ? tok.token_text(id) : "", p[id], logits[id], i + 1});
+        out.push_back({id, tok.token_text(id), p[id], logits[id], i + 1});
     }
     return out;
 }
@@ -111,7 +111,7 @@ inline float row_norm(const activation& a, std::size_t row) {
     return static_cast<float>(std::sqrt(sum));
 }
 
-/// Fills the steps for the `count` positions of one run (which started at position `first`).
+/// Fills the steps for the positions of one run's `tokens` (which started at position `first`).
 inline void record_run(const model& m, const tokenizer& tok, const activation_cache& cache, const activation& logits,
                        const std::vector<token_id>& tokens, std::size_t first, bool generated,
                        const probe_options& o, std::vector<probe_step>& steps) {
@@ -163,7 +163,7 @@ inline probe_result probe(const model& m, const tokenizer& tok, const std::strin
     std::vector<token_id> ids = tok.encode(prompt);
     if (ids.empty()) throw input_error(512, "the prompt is empty: it encodes to no tokens");
     const auto& c = m.config();
-    if (ids.size() + options.max_new_tokens > c.n_ctx)
+    if (ids.size() > c.n_ctx || options.max_new_tokens > c.n_ctx - ids.size())
         throw input_error(503, "prompt of " + std::to_string(ids.size()) + " tokens plus " +
                                    std::to_string(options.max_new_tokens) + " new tokens is longer than the model's context of " +
                                    std::to_string(c.n_ctx));

@@ -85,6 +85,8 @@ inline std::string probe_table(const probe_result& r, bool colour) {
             if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // the arrow already separates
             for (std::size_t at; (at = text.find_first_of("\n\t\r")) != std::string::npos;)
                 text.replace(at, 1, text[at] == '\n' ? "↵" : text[at] == '\t' ? "⇥" : "␍");
+            for (char& ch : text)  // no other control bytes (an escape sequence) reach the terminal
+                if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) ch = '?';
             path += " → " + paint(bold, text) + buf;
         }
     return out + path + "\n" +

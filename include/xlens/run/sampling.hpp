@@ -68,14 +68,22 @@ public:
         // Candidates, most likely first: all of them, or the top_k.
         std::vector<token_id> order(n);
         std::iota(order.begin(), order.end(), 0);
-        auto more_likely = [&](token_id a, token_id b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+        auto value = [&](token_id t) { return std::isnan(logits[t]) ? -HUGE_VALF : logits[t]; };  // a strict weak order
+        auto more_likely = [&](token_id a, token_id b) { return value(a) > value(b) || (value(a) == value(b) && a < b); };
         std::size_t keep = options_.top_k ? std::min(options_.top_k, n) : n;
         std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), more_likely);
         order.resize(keep);
+        // In double, so a tiny temperature cannot overflow; a NaN logit never wins, and if the row has
+        // no finite weight at all (NaN or infinite logits) the choice falls back to argmax.
         std::vector<double> weight(keep);
-        const double top = logits[order[0]] / options_.temperature;
+        auto scaled = [&](token_id t) {
+            double x = static_cast<double>(logits[t]) / options_.temperature;
+            return std::isnan(x) ? -HUGE_VAL : x;
+        };
+        const double top = scaled(order[0]);
         double total = 0;
-        for (std::size_t i = 0; i < keep; ++i) total += weight[i] = std::exp(logits[order[i]] / options_.temperature - top);
+        for (std::size_t i = 0; i < keep; ++i) total += weight[i] = std::exp(scaled(order[i]) - top);
+        if (!std::isfinite(top) || !(total > 0) || !std::isfinite(total)) return argmax(logits, n);
         if (options_.top_p < 1.0f) {
             double reached = 0;
             std::size_t cut = 0;

@@ -28,6 +28,8 @@ public:
     bpe_model(std::vector<std::string> tokens, const std::vector<std::pair<std::string, std::string>>& merges,
               token_id unknown = -1, bool ignore_merges = false)
         : tokens_(std::move(tokens)), unknown_(unknown), ignore_merges_(ignore_merges) {
+        if (unknown_ >= static_cast<token_id>(tokens_.size()))
+            throw config_error(313, "unknown-token id " + std::to_string(unknown_) + " is outside the vocabulary");
         ids_.reserve(tokens_.size());
         for (std::size_t i = 0; i < tokens_.size(); ++i) ids_.emplace(tokens_[i], static_cast<token_id>(i));
         merges_.reserve(merges.size());

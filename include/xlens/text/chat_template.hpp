@@ -5,9 +5,10 @@
 //   //           Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
 //
 // xlens does not embed a Jinja interpreter. It recognises the ChatML family of templates (SmolLM2,
-// Qwen2 and others: turns framed by <|im_start|>ROLE\n ... <|im_end|>\n) and renders them itself,
-// including a default system message the template inserts when the conversation has none. Any
-// other template is refused with config_error 315 rather than rendered wrongly.
+// Qwen2 and others: turns framed by <|im_start|>ROLE\n ... <|im_end|>\n) and renders that framing
+// itself, with the default system message the template inserts when the conversation has none.
+// A template without ChatML markers is refused with config_error 315. Features beyond the framing
+// (tool definitions, reasoning blocks) are not interpreted.
 #pragma once
 
 #include <string>
@@ -26,20 +27,25 @@ struct chat_message {
 namespace detail {
 
 /// The system message a ChatML template adds when the conversation does not start with one: the
-/// text of a literal '<|im_start|>system\n...<|im_end|>' inside the template, or "" if none.
+/// first literal '<|im_start|>system\n...<|im_end|>' in the template whose text is plain (no quote,
+/// no Jinja), with the escape \n undone; "" if there is none. (Qwen2.5's template first opens
+/// a system turn in its tools branch, whose text is Jinja; its default message comes later.)
 inline std::string chatml_default_system(const std::string& tmpl) {
-    // Inside the Jinja string literal the newline may be a real one or the escape "\n".
     const std::string open = "<|im_start|>system", close = "<|im_end|>";
-    auto at = tmpl.find(open);
-    if (at == std::string::npos) return "";
-    at += open.size();
-    if (tmpl.compare(at, 1, "\n") == 0) at += 1;
-    else if (tmpl.compare(at, 2, "\\n") == 0) at += 2;
-    else return "";
-    auto end = tmpl.find(close, at);
-    if (end == std::string::npos) return "";
-    std::string body = tmpl.substr(at, end - at);
-    return body.find('\'') == std::string::npos && body.find('{') == std::string::npos ? body : "";
+    for (auto at = tmpl.find(open); at != std::string::npos; at = tmpl.find(open, at + 1)) {
+        std::size_t body = at + open.size();
+        // Inside the Jinja string literal the newline may be a real one or the escape "\n".
+        if (tmpl.compare(body, 1, "\n") == 0) body += 1;
+        else if (tmpl.compare(body, 2, "\\n") == 0) body += 2;
+        else continue;
+        auto end = tmpl.find(close, body);
+        if (end == std::string::npos) return "";
+        std::string text = tmpl.substr(body, end - body);
+        if (text.find_first_of("'\"{}") != std::string::npos) continue;  // Jinja, not a literal
+        for (std::size_t i = 0; (i = text.find("\\n", i)) != std::string::npos;) text.replace(i, 2, "\n");
+        return text;
+    }
+    return "";
 }
 
 }  // namespace detail

@@ -24,6 +24,12 @@ namespace xlens::text {
 inline constexpr std::string_view white_space_class_members =
     R"(\t\n\x{0B}\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
 
+/// Whether `c` has the Unicode White_Space property (the same set as white_space_class_members).
+inline bool is_white_space(char32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
 /// A compiled pattern; immutable and shareable between threads.
 class regex {
 public:
@@ -35,7 +41,8 @@ public:
         PCRE2_SIZE offset = 0;
         pcre2_code* compiled =
             pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &code, &offset, nullptr);
+                          // \C (one byte) could end a match inside a character: refused at compile time
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | PCRE2_NEVER_BACKSLASH_C, &code, &offset, nullptr);
         if (!compiled) {
             PCRE2_UCHAR message[256];
             pcre2_get_error_message(code, message, sizeof message);

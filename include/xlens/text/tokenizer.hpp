@@ -72,8 +72,11 @@ public:
     }
     /// The raw bytes of `ids` (a token may end inside a character; see text::utf8_stream).
     std::string decode_bytes(const std::vector<token_id>& ids, bool skip_special = false) const;
-    /// One token's text, for display: repaired, so a piece of a character shows as U+FFFD.
-    std::string token_text(token_id id) const { return decode({id}); }
+    /// One token's text, for display: repaired, so a piece of a character shows as U+FFFD. An id
+    /// the tokenizer lacks (a model's padding rows beyond the vocabulary) shows as "".
+    std::string token_text(token_id id) const {
+        return id >= 0 && static_cast<std::size_t>(id) < vocab_size_ ? decode({id}) : std::string();
+    }
 
     /// The id of the token spelled `piece` (an added token's content or a vocabulary entry).
     /// Throws input_error 511 naming it if there is none.
@@ -118,7 +121,6 @@ private:
         return !word_char_.find_all(s.substr(0, end)).empty();
     }
     text::regex word_char_{R"(^\w\z)"};
-    text::regex space_at_end_{R"(\s*\z)"}, space_at_start_{R"(\A\s*)"};
 };
 
 // ---- definitions -------------------------------------------------------------------------------
@@ -172,14 +174,20 @@ inline void tokenizer::split_added(std::string_view text, bool normalized, bool 
             continue;
         }
         std::size_t start = at, stop = at + match->content.size();
-        if (match->lstrip) {
-            auto spans = space_at_end_.find_all(text.substr(emitted, start - emitted));
-            if (!spans.empty() && spans.back().second == start - emitted) start = emitted + spans.back().first;
-        }
-        if (match->rstrip) {
-            auto spans = space_at_start_.find_all(text.substr(stop));
-            if (!spans.empty() && spans.front().first == 0) stop += spans.front().second;
-        }
+        if (match->lstrip)  // white space before it joins the token (back to the previous match)
+            while (start > emitted) {
+                std::size_t lead = start - 1;
+                while (lead > emitted && (static_cast<unsigned char>(text[lead]) & 0xC0) == 0x80) --lead;
+                std::size_t i = lead;
+                if (!text::is_white_space(text::next_code_point(text, i))) break;
+                start = lead;
+            }
+        if (match->rstrip)
+            while (stop < text.size()) {
+                std::size_t i = stop;
+                if (!text::is_white_space(text::next_code_point(text, i))) break;
+                stop = i;
+            }
         if (start > emitted) out.emplace_back(std::string(text.substr(emitted, start - emitted)), -1);
         out.emplace_back(std::string(), match->id);
         emitted = at = stop;

@@ -42,6 +42,22 @@ namespace detail {
 
 inline std::string json_type(const nlohmann::json& j) { return j.is_object() ? j.value("type", std::string()) : ""; }
 
+/// A token id from JSON: an integer in [0, 2^26) (no vocabulary is larger), else config_error 313.
+inline token_id json_id(const nlohmann::json& v, const std::string& where, const std::string& what) {
+    const bool integer = v.is_number_integer();
+    const std::int64_t i = integer ? v.get<std::int64_t>() : 0;
+    if (!integer || i < 0 || i >= (std::int64_t{1} << 26))
+        throw config_error(313, where + ": " + what + " has id " + v.dump() +
+                                    (!integer ? ", not an integer" : i < 0 ? ", which is negative" : ", beyond 2^26"));
+    return static_cast<token_id>(i);
+}
+
+/// Rethrows a config_error raised while building part of `where`'s tokenizer, naming the file.
+[[noreturn]] inline void rethrow_naming(const std::string& where, const config_error& e) {
+    const std::string what = e.what();  // "[xlens.config_error.312] merge ..."
+    throw config_error(e.id(), where + ": " + what.substr(what.find("] ") + 2));
+}
+
 inline text::split_behavior behavior_from_name(const std::string& name, const std::string& where) {
     if (name == "Isolated") return text::split_behavior::isolated;
     if (name == "Removed") return text::split_behavior::removed;
@@ -73,7 +89,13 @@ inline void read_pre_tokenizer(const nlohmann::json& j, text::pre_tokenizer& pre
                 regex += c;
             }
         }
-        auto step = text::pre_tokenizer::split_on(regex, behavior_from_name(j.value("behavior", "Isolated"), where));
+        text::pre_tokenizer_step step;
+        try {
+            step = text::pre_tokenizer::split_on(regex, behavior_from_name(j.value("behavior", "Isolated"), where));
+        } catch (const config_error& e) {
+            if (e.id() != 311) throw;
+            rethrow_naming(where, e);
+        }
         step.invert = j.value("invert", false);
         pre.steps.push_back(std::move(step));
     } else {
@@ -110,7 +132,7 @@ inline void read_post_processor(const nlohmann::json& j, tokenizer_spec& spec, c
         }
         const std::string name = item.at("SpecialToken").at("id").get<std::string>();
         for (const auto& id : j.at("special_tokens").at(name).at("ids"))
-            (before ? spec.prefix : spec.suffix).push_back(id.get<token_id>());
+            (before ? spec.prefix : spec.suffix).push_back(json_id(id, where, "post_processor special token " + name));
     }
 }
 
@@ -138,8 +160,7 @@ inline text::bpe_model make_bpe_model(const std::string& where, std::vector<std:
     try {
         return text::bpe_model(std::move(tokens), merges, unknown, ignore_merges);
     } catch (const config_error& e) {
-        const std::string what = e.what();  // "[xlens.config_error.312] merge ..."
-        throw config_error(e.id(), where + ": " + what.substr(what.find("] ") + 2));
+        rethrow_naming(where, e);
     }
 }
 
@@ -186,12 +207,17 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
             if (model.contains(key) && !model[key].is_null() && !model[key].get<std::string>().empty())
                 detail::unsupported_tokenizer(where, std::string("BPE ") + key);
-        std::vector<std::string> tokens;
-        for (const auto& [piece, id] : model.at("vocab").items()) {
-            auto i = id.get<std::int64_t>();
-            if (i < 0 || i > (1 << 26)) throw config_error(313, where + ": vocabulary id " + std::to_string(i) + " of '" + piece + "' is out of range");
-            if (static_cast<std::size_t>(i) >= tokens.size()) tokens.resize(static_cast<std::size_t>(i) + 1);
-            tokens[static_cast<std::size_t>(i)] = piece;
+        // Ids must be exactly 0..N-1: a gap would be a token spelled "" (and a huge id a huge allocation).
+        const auto& vocab = model.at("vocab");
+        std::vector<std::string> tokens(vocab.size());
+        std::vector<bool> taken(vocab.size());
+        for (const auto& [piece, id] : vocab.items()) {
+            auto i = static_cast<std::size_t>(detail::json_id(id, where, "vocabulary entry '" + piece + "'"));
+            if (i >= tokens.size() || taken[i])
+                throw config_error(313, where + ": vocabulary id " + std::to_string(i) + " of '" + piece + "' is " +
+                                            (i >= tokens.size() ? "beyond the " + std::to_string(tokens.size()) + " entries" : "used twice"));
+            tokens[i] = piece;
+            taken[i] = true;
         }
         token_id unknown = -1;
         std::vector<std::pair<std::string, std::string>> merges = detail::read_merges(model.at("merges"), where);
@@ -203,10 +229,14 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
         spec.nfc = detail::read_normalizer(j.value("normalizer", nlohmann::json()), where);
         detail::read_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), spec.pre, where);
         detail::read_post_processor(j.value("post_processor", nlohmann::json()), spec, where);
+        if (!spec.pre.byte_level) detail::unsupported_tokenizer(where, "a pre_tokenizer without ByteLevel");
+        const nlohmann::json decoder = j.value("decoder", nlohmann::json());
+        if (!decoder.is_null() && detail::json_type(decoder) != "ByteLevel")
+            detail::unsupported_tokenizer(where, "decoder '" + detail::json_type(decoder) + "'");
         for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
             added_token t;
-            t.id = a.at("id").get<token_id>();
             t.content = a.at("content").get<std::string>();
+            t.id = detail::json_id(a.at("id"), where, "added token '" + t.content + "'");
             t.special = a.value("special", false);
             t.normalized = a.value("normalized", !t.special);
             t.lstrip = a.value("lstrip", false);
@@ -214,42 +244,42 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
             t.single_word = a.value("single_word", false);
             spec.added.push_back(std::move(t));
         }
-    } catch (const nlohmann::json::exception& e) {
-        throw config_error(304, where + ": unexpected tokenizer.json structure: " + e.what());
-    }
 
-    // BOS/EOS/stop ids and the chat template live in the files beside tokenizer.json.
-    const fs::path folder = fs::path(tokenizer_json).parent_path();
-    auto sidecar = [&](const char* name) {
-        fs::path p = folder / name;
-        return fs::exists(p) ? io::read_json_file(p.string()) : nlohmann::json::object();
-    };
-    const nlohmann::json config = sidecar("tokenizer_config.json"), generation = sidecar("generation_config.json"),
-                         model_config = sidecar("config.json");
-    auto id_of = [&](const std::string& piece) -> std::optional<token_id> {
-        for (const auto& a : spec.added)
-            if (a.content == piece) return a.id;
-        token_id id = spec.model.find(piece);
-        return id >= 0 ? std::optional<token_id>(id) : std::nullopt;
-    };
-    auto ids_of = [](const nlohmann::json& j, const char* key) {
-        std::vector<token_id> ids;
-        if (j.contains(key) && j[key].is_number_integer()) ids.push_back(j[key].get<token_id>());
-        if (j.contains(key) && j[key].is_array())
-            for (const auto& v : j[key]) ids.push_back(v.get<token_id>());
-        return ids;
-    };
-    if (auto b = detail::config_token(config, "bos_token")) spec.bos = id_of(*b);
-    if (auto e = detail::config_token(config, "eos_token")) spec.eos = id_of(*e);
-    if (!spec.bos && !ids_of(model_config, "bos_token_id").empty()) spec.bos = ids_of(model_config, "bos_token_id")[0];
-    if (!spec.eos && !ids_of(model_config, "eos_token_id").empty()) spec.eos = ids_of(model_config, "eos_token_id")[0];
-    detail::add_stop_tokens(spec, ids_of(generation, "eos_token_id"));
-    if (config.contains("chat_template")) {
-        const auto& t = config["chat_template"];
-        if (t.is_string()) spec.chat_template = t.get<std::string>();
-        if (t.is_array())
-            for (const auto& named : t)
-                if (named.value("name", "") == "default") spec.chat_template = named.value("template", "");
+        // BOS/EOS/stop ids and the chat template live in the files beside tokenizer.json.
+        const fs::path folder = fs::path(tokenizer_json).parent_path();
+        auto sidecar = [&](const char* name) {
+            fs::path p = folder / name;
+            return fs::exists(p) ? io::read_json_file(p.string()) : nlohmann::json::object();
+        };
+        const nlohmann::json config = sidecar("tokenizer_config.json"), generation = sidecar("generation_config.json"),
+                             model_config = sidecar("config.json");
+        auto id_of = [&](const std::string& piece) -> std::optional<token_id> {
+            for (const auto& a : spec.added)
+                if (a.content == piece) return a.id;
+            token_id id = spec.model.find(piece);
+            return id >= 0 ? std::optional<token_id>(id) : std::nullopt;
+        };
+        auto ids_of = [&](const nlohmann::json& j, const char* key) {
+            std::vector<token_id> ids;
+            if (j.contains(key) && j[key].is_number_integer()) ids.push_back(detail::json_id(j[key], where, key));
+            if (j.contains(key) && j[key].is_array())
+                for (const auto& v : j[key]) ids.push_back(detail::json_id(v, where, key));
+            return ids;
+        };
+        if (auto b = detail::config_token(config, "bos_token")) spec.bos = id_of(*b);
+        if (auto e = detail::config_token(config, "eos_token")) spec.eos = id_of(*e);
+        if (!spec.bos && !ids_of(model_config, "bos_token_id").empty()) spec.bos = ids_of(model_config, "bos_token_id")[0];
+        if (!spec.eos && !ids_of(model_config, "eos_token_id").empty()) spec.eos = ids_of(model_config, "eos_token_id")[0];
+        detail::add_stop_tokens(spec, ids_of(generation, "eos_token_id"));
+        if (config.contains("chat_template")) {
+            const auto& t = config["chat_template"];
+            if (t.is_string()) spec.chat_template = t.get<std::string>();
+            if (t.is_array())
+                for (const auto& named : t)
+                    if (named.value("name", "") == "default") spec.chat_template = named.value("template", "");
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw config_error(304, where + " (or a file beside it): unexpected structure: " + e.what());
     }
     return tokenizer(std::move(spec));
 }
@@ -261,6 +291,9 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     tokenizer_spec spec;
     spec.source = where;
     std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+    for (std::size_t i = 0; i < tokens.size(); ++i)  // GGUF strings are bytes; the tokenizer works on UTF-8
+        if (!text::is_valid_utf8(tokens[i]))
+            throw config_error(313, where + ": tokenizer.ggml.tokens[" + std::to_string(i) + "] is not valid UTF-8");
     std::vector<std::int64_t> types;
     if (f.has("tokenizer.ggml.token_type")) types = f.get_int_array("tokenizer.ggml.token_type");
     if (!types.empty() && types.size() != tokens.size())
@@ -269,8 +302,8 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     std::vector<std::pair<std::string, std::string>> merges;
     for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) {
         auto space = m.find(' ', 1);
-        if (space == std::string::npos)
-            throw config_error(312, where + ": tokenizer.ggml.merges[" + std::to_string(merges.size()) + "] '" + m + "' is not two tokens");
+        if (space == std::string::npos || !text::is_valid_utf8(m))
+            throw config_error(312, where + ": tokenizer.ggml.merges[" + std::to_string(merges.size()) + "] is not two UTF-8 tokens");
         merges.emplace_back(m.substr(0, space), m.substr(space + 1));
     }
 
@@ -300,7 +333,10 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     for (std::size_t i = 0; i < types.size(); ++i)
         if (types[i] == 3 || types[i] == 4)
             spec.added.push_back({static_cast<token_id>(i), tokens[i], types[i] == 3, false, false, false, false});
-    token_id unknown = static_cast<token_id>(f.get_int("tokenizer.ggml.unknown_token_id", -1));
+    const std::int64_t unknown_id = f.get_int("tokenizer.ggml.unknown_token_id", -1);
+    if (unknown_id < -1 || unknown_id >= static_cast<std::int64_t>(tokens.size()))
+        throw config_error(313, where + ": tokenizer.ggml.unknown_token_id " + std::to_string(unknown_id) + " is outside the vocabulary");
+    const auto unknown = static_cast<token_id>(unknown_id);
     spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, ignore_merges);
 
     if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = static_cast<token_id>(f.get_uint("tokenizer.ggml.bos_token_id"));
