@@ -136,6 +136,16 @@ inline void read_post_processor(const nlohmann::json& j, tokenizer_spec& spec, c
     }
 }
 
+/// "left right" → {left, right} (the first space after the first character separates them; GGUF
+/// strings are checked for UTF-8 here too). Throws config_error 312 naming merge `index`.
+inline std::pair<std::string, std::string> split_merge(const std::string& m, const std::string& where, std::size_t index) {
+    auto space = m.find(' ', 1);
+    if (space == std::string::npos || !text::is_valid_utf8(m))
+        throw config_error(312, where + ": merge " + std::to_string(index) + " '" + text::repair_utf8(m.substr(0, 60)) +
+                                    "' is not two UTF-8 tokens separated by a space");
+    return {m.substr(0, space), m.substr(space + 1)};
+}
+
 inline std::vector<std::pair<std::string, std::string>> read_merges(const nlohmann::json& merges, const std::string& where) {
     std::vector<std::pair<std::string, std::string>> out;
     out.reserve(merges.size());
@@ -144,11 +154,7 @@ inline std::vector<std::pair<std::string, std::string>> read_merges(const nlohma
             out.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
             continue;
         }
-        std::string s = m.get<std::string>();
-        auto space = s.find(' ', 1);
-        if (space == std::string::npos)
-            throw config_error(312, where + ": merge " + std::to_string(out.size()) + " '" + s + "' is not two tokens");
-        out.emplace_back(s.substr(0, space), s.substr(space + 1));
+        out.push_back(split_merge(m.get<std::string>(), where, out.size()));
     }
     return out;
 }
@@ -300,12 +306,7 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
         throw config_error(313, where + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) +
                                     " entries for " + std::to_string(tokens.size()) + " tokens");
     std::vector<std::pair<std::string, std::string>> merges;
-    for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) {
-        auto space = m.find(' ', 1);
-        if (space == std::string::npos || !text::is_valid_utf8(m))
-            throw config_error(312, where + ": tokenizer.ggml.merges[" + std::to_string(merges.size()) + "] is not two UTF-8 tokens");
-        merges.emplace_back(m.substr(0, space), m.substr(space + 1));
-    }
+    for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) merges.push_back(detail::split_merge(m, where, merges.size()));
 
     // llama.cpp names the pre-tokenizer; each name stands for a fixed HF pipeline.
     const std::string pre = f.get_string("tokenizer.ggml.pre", "");
