@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
+#include <vector>
 #include <string>
 
 #include <unistd.h>
@@ -69,7 +69,7 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 
 /// Runs `f`, which must throw an E with id `id` whose message contains every one of `parts`.
 template <class E = xlens::error, class F>
-void expect_error(F&& f, int id, std::initializer_list<std::string> parts) {
+void expect_error(F&& f, int id, const std::vector<std::string>& parts) {
     try {
         f();
     } catch (const E& e) {
