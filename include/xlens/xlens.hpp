@@ -39,5 +39,7 @@
 #include "xlens/text/chat_template.hpp"
 #include "xlens/analysis/logit_lens.hpp"
 #include "xlens/analysis/token_probe.hpp"
+#include "xlens/analysis/direct_logit_attribution.hpp"
+#include "xlens/analysis/activation_patching.hpp"
 #include "xlens/report/probe_text.hpp"
 #include "xlens/report/probe_html.hpp"

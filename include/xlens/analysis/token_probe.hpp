@@ -35,13 +35,6 @@ struct probe_options {
     std::size_t top_attended = 5;      // positions kept per attention row
 };
 
-struct token_probability {
-    token_id id = -1;
-    std::string text;
-    double prob = 0;   // softmax at temperature 1
-    float logit = 0;
-    std::size_t rank = 0;  // 1 = most likely
-};
 
 struct attended_position {
     std::size_t position;
@@ -79,31 +72,6 @@ inline nlohmann::json to_json(const probe_result& r, const model& m);
 
 namespace detail {
 
-/// The k most likely entries of one logits row, with softmax probabilities and ranks.
-inline std::vector<token_probability> top_tokens(const tokenizer& tok, const float* logits, std::size_t n, std::size_t k) {
-    std::vector<double> p = softmax(logits, n);
-    std::vector<token_id> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<token_id>(i);
-    k = std::min(k, n);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                      [&](token_id a, token_id b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-    std::vector<token_probability> out;
-    for (std::size_t i = 0; i < k; ++i) {
-        token_id id = order[i];
-        out.push_back({id, tok.token_text(id), p[id], logits[id], i + 1});
-    }
-    return out;
-}
-
-/// `id`'s probability and rank in one logits row (ties ranked by id, as argmax breaks them).
-inline token_probability token_in_row(const tokenizer& tok, const float* logits, std::size_t n, token_id id) {
-    std::vector<double> p = softmax(logits, n);
-    std::size_t better = 0;
-    for (std::size_t i = 0; i < n; ++i)
-        if (logits[i] > logits[id] || (logits[i] == logits[id] && static_cast<token_id>(i) < id)) ++better;
-    return {id, tok.token_text(id), p[id], logits[id], better + 1};
-}
-
 inline float row_norm(const activation& a, std::size_t row) {
     const std::size_t d = a.shape()[1];
     double sum = 0;
@@ -131,7 +99,7 @@ inline void record_run(const model& m, const tokenizer& tok, const activation_ca
             std::copy_n(r.data() + t * c.d_model, c.d_model, stacked.data() + l * c.d_model);
         }
         activation lens = logit_lens(m, stacked);  // [L, V]
-        for (std::size_t l = 0; l < L; ++l) s.lens.push_back(top_tokens(tok, lens.data() + l * V, V, o.top_k));
+        for (std::size_t l = 0; l < L; ++l) s.lens.push_back(top_tokens(&tok, lens.data() + l * V, V, o.top_k));
         for (std::size_t l = 0; l < L; ++l) {
             const activation& pattern = cache.at({hook_kind::pattern, static_cast<int>(l)});  // [heads, count, keys]
             const std::size_t heads = pattern.shape()[0], keys = pattern.shape()[2];
@@ -150,7 +118,7 @@ inline void record_run(const model& m, const tokenizer& tok, const activation_ca
             }
             s.attention.push_back(std::move(per_head));
         }
-        s.candidates = top_tokens(tok, logits.data() + t * V, V, o.top_k);
+        s.candidates = top_tokens(&tok, logits.data() + t * V, V, o.top_k);
         steps.push_back(std::move(s));
     }
 }
@@ -184,14 +152,14 @@ inline probe_result probe(const model& m, const tokenizer& tok, const std::strin
     activation logits = forward(m, ids, run);
     detail::record_run(m, tok, cache, logits, ids, 0, false, options, out.steps);
     for (std::size_t t = 0; t + 1 < ids.size(); ++t) {  // each prompt token "chose" the next one
-        out.steps[t].chosen = detail::token_in_row(tok, logits.data() + t * c.d_vocab, c.d_vocab, ids[t + 1]);
+        out.steps[t].chosen = detail::token_in_row(&tok, logits.data() + t * c.d_vocab, c.d_vocab, ids[t + 1]);
         out.steps[t].rule = "prompt";
     }
     const std::string rule = options.sampling.greedy() ? "argmax" : "sample";
     for (std::size_t n = 0; n < options.max_new_tokens; ++n) {
         const float* last = logits.data() + (logits.shape()[0] - 1) * c.d_vocab;
         token_id next = choose(last, c.d_vocab);
-        out.steps.back().chosen = detail::token_in_row(tok, last, c.d_vocab, next);
+        out.steps.back().chosen = detail::token_in_row(&tok, last, c.d_vocab, next);
         out.steps.back().rule = rule;
         const std::size_t position = kv.length();
         logits = forward(m, {next}, run);

@@ -31,11 +31,25 @@ public:
 
     /// Drops rows a failed run may have appended, so the cache always holds exactly length() positions.
     void rollback() {
-        for (auto& k : keys_) k.resize(length_ * width_);
-        for (auto& v : values_) v.resize(length_ * width_);
+        for (auto& k : keys_) if (k.size() > length_ * width_) k.resize(length_ * width_);
+        for (auto& v : values_) if (v.size() > length_ * width_) v.resize(length_ * width_);
     }
     /// Marks `n` more positions as cached, after every layer has appended them.
     void advance(std::size_t n) { length_ += n; }
+    /// Makes the cache hold the first `n` positions, with layer L's rows (n · width floats each of
+    /// keys and values) copied from `keys[L]`, `values[L]` for L ≥ `from_layer`; earlier layers
+    /// are left empty (a run resumed at `from_layer` never reads them).
+    void assign_prefix(std::size_t n, std::size_t from_layer, const std::vector<const float*>& keys,
+                       const std::vector<const float*>& values) {
+        for (std::size_t L = 0; L < keys_.size(); ++L) {
+            keys_[L].clear();
+            values_[L].clear();
+            if (L < from_layer || n == 0) continue;
+            keys_[L].assign(keys[L], keys[L] + n * width_);
+            values_[L].assign(values[L], values[L] + n * width_);
+        }
+        length_ = n;
+    }
 
 private:
     std::vector<std::vector<float>> keys_, values_;  // [layer][position · width]

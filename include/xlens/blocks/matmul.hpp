@@ -31,6 +31,14 @@ inline void gemv(const linear_weight& l, const float* x, float* y) {
                          l.w.data, cols, x, 1, 0.0f, y, 1);
 }
 
+/// y[d_in] = Wᵀ x for x [d_out]: what a direction in the output space reads back in the input space.
+inline void gemv_transposed(const linear_weight& l, const float* x, float* y) {
+    using index = xt::blas_index_t;
+    const auto rows = static_cast<index>(l.w.shape[0]), cols = static_cast<index>(l.w.shape[1]);
+    cxxblas::gemv<index>(cxxblas::RowMajor, l.in_by_out ? cxxblas::NoTrans : cxxblas::Trans, rows, cols, 1.0f,
+                         l.w.data, cols, x, 1, 0.0f, y, 1);
+}
+
 /// y[T, d_out] = x[T, d_in] · Wᵀ + b, for either stored orientation of W.
 inline activation linear(const activation& x, const linear_weight& l) {
     const std::size_t T = x.shape()[0], d_in = l.d_in(), d_out = l.d_out();

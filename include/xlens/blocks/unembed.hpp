@@ -1,6 +1,8 @@
 // xlens/blocks/unembed.hpp — from the final residual stream to logits over the vocabulary.
 #pragma once
 
+#include <vector>
+
 #include "xlens/blocks/hook_points.hpp"
 #include "xlens/blocks/matmul.hpp"
 #include "xlens/model/weights.hpp"
@@ -9,5 +11,17 @@ namespace xlens::blocks {
 
 /// logits [T, d_vocab] = x [T, d_model] · W_Uᵀ (+ b_U).
 inline activation unembed(const activation& x, const linear_weight& w) { return linear(x, w); }
+
+/// W_U[:, token]: the direction [d_model] whose dot product with the normalised final residual is
+/// the token's logit (before b_U). Reads either stored orientation.
+inline std::vector<float> unembed_direction(const linear_weight& w, std::size_t token) {
+    const std::size_t d = w.d_in(), vocab = w.d_out();
+    std::vector<float> out(d);
+    for (std::size_t i = 0; i < d; ++i) out[i] = w.in_by_out ? w.w.data[i * vocab + token] : w.w.data[token * d + i];
+    return out;
+}
+
+/// b_U[token], or 0 for models without an unembedding bias.
+inline float unembed_bias(const linear_weight& w, std::size_t token) { return w.b.empty() ? 0.0f : w.b.data[token]; }
 
 }  // namespace xlens::blocks

@@ -38,6 +38,14 @@ struct run_options {
 /// context), 504 (kv cache made for another model); hook_error 602 if a hook changes a shape.
 inline activation forward(const model& m, const std::vector<token_id>& tokens, const run_options& options = {});
 
+/// The residual stream after the last block ([T, d_model], before the final norm) of a run resumed
+/// at block `layer`: `resid` is that block's resid_pre for positions first … first + T − 1, where
+/// first = options.kv->length() (0 without a kv cache) and the kv cache holds the earlier positions'
+/// keys and values of blocks `layer` … n_layers − 1. Hooks and the cache see blocks ≥ `layer` only.
+/// Activation patching uses it to restart a run at the patched layer instead of from the embedding.
+/// Throws input_error 505 if `layer` ≥ n_layers or `resid` is not [T, d_model] with T ≥ 1.
+inline activation forward_from_layer(const model& m, activation resid, std::size_t layer, const run_options& options = {});
+
 /// Logits [T, d_vocab]; no hooks, nothing recorded.
 inline activation run(const model& m, const std::vector<token_id>& tokens) { return forward(m, tokens); }
 
@@ -97,17 +105,8 @@ inline void validate_tokens(const model_config& c, const std::vector<token_id>& 
                                    " is longer than the model's context of " + std::to_string(c.n_ctx));
 }
 
-}  // namespace detail
-
-inline activation forward(const model& m, const std::vector<token_id>& tokens, const run_options& options) {
-    const auto& c = m.config();
-    const auto& w = m.weights();
-    kv_cache* kv = options.kv;
-    if (kv && (kv->layers() != c.n_layers || kv->width() != c.attn.n_kv_heads * c.attn.d_head))
-        throw input_error(504, "the kv cache was made for a different model (use make_kv_cache(model))");
-    const std::size_t first = kv ? kv->length() : 0;
-    detail::validate_tokens(c, tokens, first);
-
+/// What a run does at its hook points: the user's hooks, then the cache's recorder.
+inline hook_context make_hook_context(const model_config& c, const run_options& options) {
     hook_context hooks;  // empty: nobody listens, and each hook point costs one test
     if (options.hooks || options.cache) {
         hooks = hook_context(c.n_layers);
@@ -119,6 +118,24 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
                          /*read_only=*/true);
         }
     }
+    return hooks;
+}
+
+inline void check_kv_cache(const model_config& c, const kv_cache* kv) {
+    if (kv && (kv->layers() != c.n_layers || kv->width() != c.attn.n_kv_heads * c.attn.d_head))
+        throw input_error(504, "the kv cache was made for a different model (use make_kv_cache(model))");
+}
+
+}  // namespace detail
+
+inline activation forward(const model& m, const std::vector<token_id>& tokens, const run_options& options) {
+    const auto& c = m.config();
+    const auto& w = m.weights();
+    kv_cache* kv = options.kv;
+    detail::check_kv_cache(c, kv);
+    const std::size_t first = kv ? kv->length() : 0;
+    detail::validate_tokens(c, tokens, first);
+    const hook_context hooks = detail::make_hook_context(c, options);
 
     if (options.cache) options.cache->begin_run();
     try {
@@ -141,6 +158,35 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
     } catch (...) {
         if (kv) kv->rollback();  // a failed run leaves the kv cache as it found it
         if (options.cache) options.cache->end_run();  // and the activation cache with only what it recorded
+        throw;
+    }
+}
+
+inline activation forward_from_layer(const model& m, activation resid, std::size_t layer, const run_options& options) {
+    const auto& c = m.config();
+    if (layer >= c.n_layers)
+        throw input_error(505, "cannot resume at block " + std::to_string(layer) + ": the model has " +
+                                   std::to_string(c.n_layers) + " blocks");
+    if (resid.dimension() != 2 || resid.shape()[0] == 0 || resid.shape()[1] != c.d_model)
+        throw input_error(505, "resuming needs residual rows [T, " + std::to_string(c.d_model) + "] with T >= 1");
+    kv_cache* kv = options.kv;
+    detail::check_kv_cache(c, kv);
+    const std::size_t first = kv ? kv->length() : 0;
+    if (first + resid.shape()[0] > c.n_ctx)
+        throw input_error(503, "sequence of " + std::to_string(first + resid.shape()[0]) +
+                                   " tokens is longer than the model's context of " + std::to_string(c.n_ctx));
+    const hook_context hooks = detail::make_hook_context(c, options);
+    if (options.cache) options.cache->begin_run();
+    try {
+        for (std::size_t L = layer; L < c.n_layers; ++L)
+            resid = blocks::transformer_block(std::move(resid), m.weights().layers[L], c, static_cast<int>(L), first,
+                                              kv, hooks);
+        if (kv) kv->advance(resid.shape()[0]);
+        if (options.cache) options.cache->end_run();
+        return resid;
+    } catch (...) {
+        if (kv) kv->rollback();
+        if (options.cache) options.cache->end_run();
         throw;
     }
 }

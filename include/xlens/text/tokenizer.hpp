@@ -269,4 +269,19 @@ inline token_id tokenizer::token_to_id(std::string_view piece) const {
     throw input_error(511, "'" + std::string(piece) + "' is not a token of " + spec_.source);
 }
 
+/// The one token `text` encodes to without special tokens, e.g. single_token(tok, " Paris") — what
+/// an analysis's answer or target word must be. Throws input_error 536 naming the pieces when the
+/// text is several tokens (" Parisian" → " Paris" + "ian") or none.
+inline token_id single_token(const tokenizer& tok, std::string_view text) {
+    encode_options o;
+    o.add_special_tokens = false;
+    std::vector<token_id> ids = tok.encode(text, o);
+    if (ids.size() == 1) return ids[0];
+    std::string pieces;
+    for (token_id id : ids) pieces += (pieces.empty() ? "'" : " + '") + tok.token_text(id) + "'";
+    throw input_error(536, "'" + std::string(text) + "' is " + std::to_string(ids.size()) + " tokens" +
+                               (ids.empty() ? std::string() : " (" + pieces + ")") +
+                               ", not one: give a single token (mind the leading space, e.g. ' Paris') or its id");
+}
+
 }  // namespace xlens
