@@ -1,5 +1,6 @@
 // xlens_bench — speed of opening SmolLM2-135M and running it (prefill, cached prefill, decode,
-// generate), and the machine's memory bandwidth (a copy, a read-only stream) that bounds decode.
+// generate, an activation-patching sweep), and the machine's memory bandwidth (a copy, a
+// read-only stream) that bounds decode.
 //
 //   build/benchmarks/xlens_bench                                  # everything, console table
 //   build/benchmarks/xlens_bench --benchmark_filter=decode        # one group
@@ -481,6 +482,33 @@ BENCHMARK(BM_decode_step_no_cache)->Unit(benchmark::kMillisecond)->UseRealTime()
 BENCHMARK(BM_decode_bound_gemv)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_linear_T1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_generate)->Unit(benchmark::kMillisecond)->UseRealTime()->Apply(add_min_max);
+// ---- analyses ------------------------------------------------------------------------------------
+
+/// The indirect-object pair compare_patching.py gives TransformerLens (14 tokens each for SmolLM2).
+const char* patching_clean = "When John and Mary went to the store, John gave a drink to";
+const char* patching_corrupt = "When John and Mary went to the store, Mary gave a drink to";
+
+/// Activation patching of resid_pre over every layer × position (denoising, normalised logit
+/// difference ' Mary' − ' John'), on range(0) threads; range(1) = 1 reruns every patched prompt from
+/// the embedding instead of resuming at the patched block.
+void BM_patching_resid_pre(benchmark::State& state) {
+    const xlens::model* m = shared_model(state);
+    if (!m) return;
+    auto tok = xlens::load_tokenizer(gguf_path());
+    xlens::patching_options o;
+    o.answer = xlens::single_token(tok, " Mary");
+    o.wrong = xlens::single_token(tok, " John");
+    o.threads = static_cast<std::size_t>(state.range(0));
+    if (state.range(1)) o.method = xlens::patching_method::full_rerun;
+    const auto clean = tok.encode(patching_clean), corrupted = tok.encode(patching_corrupt);
+    std::size_t runs = 0;
+    for (auto _ : state) runs = xlens::activation_patching(*m, clean, corrupted, o).runs;
+    state.counters["patched_runs"] = static_cast<double>(runs);
+    state.counters["cells"] = static_cast<double>(m->config().n_layers * clean.size());
+}
+BENCHMARK(BM_patching_resid_pre)->ArgNames({"threads", "full_rerun"})->Args({1, 0})->Args({2, 0})->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // BM_copy_bandwidth and BM_read_bandwidth are registered in main, once OpenBLAS's thread count is known.
 
 int main(int argc, char** argv) {

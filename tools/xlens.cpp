@@ -4,6 +4,7 @@
 //   xlens forward MODEL --tokens 1,2,3 --npy LOGITS.npy [--cache CACHE.safetensors] [--cache-npy DIR]
 //                       [--cache-filter NAME_PREFIX[,NAME_PREFIX...]]
 //   xlens tokenize | generate | probe MODEL --prompt TEXT ...
+//   xlens lens | attribute MODEL --prompt TEXT ...;  xlens patch MODEL --clean TEXT --corrupt TEXT ...
 //   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
 //   xlens --version
 // (the usage text below lists every option)
@@ -20,6 +21,7 @@
 
 #include <xlens/xlens.hpp>
 
+#include "cli/analysis_commands.hpp"
 #include "cli/arguments.hpp"
 #include "cli/text_commands.hpp"
 
@@ -49,11 +51,30 @@ const char* usage = R"(usage:
                 [--json OUT.json] [--html OUT.html]
       per position and generated token: residual norms, logit lens per layer, attention per head,
       top-K candidates, the chosen token's probability and rank; prints a table
+  xlens lens MODEL (--prompt TEXT | --tokens 1,2,3) [--target TOKEN] [--top K] [--frozen-scale]
+                [--json OUT.json] [--npy OUT.npy] [--svg OUT.svg]
+      logit lens: every layer's residual stream (resid_pre of each block, final resid_post) through the
+      final norm and unembedding at every position; top-K tokens, the target's probability and rank;
+      --npy: all lens logits [layers, T, vocab]; --frozen-scale: divide by the final layer's norm scale
+  xlens attribute MODEL (--prompt TEXT | --tokens 1,2,3) --target TOKEN [--versus TOKEN]
+                [--position P] [--top N] [--json OUT.json] [--npy OUT.npy] [--svg OUT.svg]
+      direct logit attribution: the logit (or the difference with --versus) at position P (default:
+      last) split into embedding, every head, every MLP and bias; prints a receipt that must sum
+  xlens patch MODEL (--clean TEXT | --clean-tokens 1,2,3) (--corrupt TEXT | --corrupt-tokens 1,2,3)
+                --answer TOKEN --wrong TOKEN [--target resid_pre|attn_out|mlp_out|head|head_by_position]
+                [--direction denoising|noising] [--layers 0,3-7] [--heads 0-2] [--raw] [--threads N]
+                [--brute-force]
+                [--json OUT.json] [--npy OUT.npy] [--svg OUT.svg]
+      activation patching, metric logit(answer) - logit(wrong) at the last position, normalised so
+      clean = 1 and corrupted = 0 (--raw: not normalised); --brute-force: rerun every patched prompt
+      from the embedding instead of resuming at the patched block (for checking); --layers, --heads:
+      patch only these (ascending indices and ranges)
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
   xlens --version
 
 MODEL: a Hugging Face folder, a .safetensors file with config.json beside it, or a .gguf file.
+TOKEN: text that is exactly one token (e.g. " Paris", with its leading space), or id:N.
 )";
 
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
@@ -181,6 +202,15 @@ int main(int argc, char** argv) {
         if (command == "probe")
             return cli::cmd_probe(parse(argc, argv, {"chat"}, {"prompt", "file", "n", "temperature", "top-k", "top-p",
                                                                "seed", "top", "json", "html"}));
+        if (command == "lens")
+            return cli::cmd_lens(parse(argc, argv, {"frozen-scale"}, {"prompt", "tokens", "target", "top", "json", "npy", "svg"}));
+        if (command == "attribute")
+            return cli::cmd_attribute(parse(argc, argv, {}, {"prompt", "tokens", "target", "versus", "position", "top",
+                                                             "json", "npy", "svg"}));
+        if (command == "patch")
+            return cli::cmd_patch(parse(argc, argv, {"raw", "brute-force"},
+                                        {"clean", "clean-tokens", "corrupt", "corrupt-tokens", "answer", "wrong", "target",
+                                         "direction", "layers", "heads", "threads", "json", "npy", "svg"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
         throw usage_error("unknown command '" + command + "'");
     } catch (const usage_error& e) {

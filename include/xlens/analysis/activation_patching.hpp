@@ -70,7 +70,15 @@ public:
         for (std::size_t i = 0; i < c.d_model; ++i) s += static_cast<double>(x.data()[i]) * direction[i];
         return static_cast<float>(s + blocks::unembed_bias(u, static_cast<std::size_t>(token)));
     }
-    /// Every logit [T, d_vocab], computed at the first call.
+    /// The logits of one position [1, d_vocab]: one row through the final norm and unembedding.
+    activation logits_at(std::size_t position) const {
+        const std::size_t d = model_->config().d_model;
+        activation row = activation::from_shape({1, d});
+        std::copy_n(final_residual(position), d, row.data());
+        return logit_lens(*model_, row);
+    }
+    /// Every logit [T, d_vocab], computed at the first call (T rows of unembedding: prefer logit()
+    /// or logits_at() when a metric reads one position).
     const activation& logits() const {
         if (!have_logits_) {
             const std::size_t T = positions(), d = model_->config().d_model;
@@ -121,6 +129,8 @@ struct patching_options {
     token_id answer = -1, wrong = -1;  // the default metric: logit_difference(answer, wrong)
     patching_metric metric;            // replaces the default when set
     bool normalise = true;             // (m − m_corrupted) / (m_clean − m_corrupted)
+    std::vector<std::size_t> layers;   // the layers to patch (ascending); empty: all
+    std::vector<std::size_t> heads;    // head targets: the heads to patch (ascending); empty: all
     std::size_t threads = 0;           // 0: one per hardware thread
     patching_method method = patching_method::resume;
 };
@@ -129,7 +139,8 @@ struct patching_result {
     patch_target target = patch_target::resid_pre;
     patch_direction direction = patch_direction::denoising;
     std::vector<std::string> axes;     // {"layer", "position"}, {"layer", "head"} or {"layer", "head", "position"}
-    xt::xarray<double> values;
+    xt::xarray<double> values;         // values(i, …) is layer layers[i] (and head heads[j])
+    std::vector<std::size_t> layers, heads;  // what each index of the layer (head) axis stands for
     double clean_metric = 0, corrupted_metric = 0;
     bool normalised = true;
     std::vector<token_id> clean_tokens, corrupted_tokens;
@@ -139,9 +150,10 @@ struct patching_result {
 };
 
 /// Patches every layer × position (× head) of `options.target` and scores each patched run.
-/// Throws input_error 501–503 (tokens), 533 (clean and corrupted lengths differ), 534 (answer or
-/// wrong token outside the vocabulary), 535 (normalising with equal clean and corrupted metrics),
-/// 537 (no metric: neither answer/wrong nor a metric function).
+/// Throws input_error 501–503 (tokens), 532 (a layer or head index out of range, or not ascending),
+/// 533 (clean and corrupted lengths differ), 534 (answer or wrong token outside the vocabulary),
+/// 535 (normalising with equal clean and corrupted metrics), 537 (no metric: neither answer/wrong
+/// nor a metric function).
 inline patching_result activation_patching(const model& m, const std::vector<token_id>& clean,
                                            const std::vector<token_id>& corrupted, const patching_options& options);
 
@@ -157,7 +169,7 @@ inline patch_target parse_patch_target(const std::string& name) {
     throw input_error(538, "unknown patch target '" + name + "' (resid_pre, attn_out, mlp_out, head, head_by_position)");
 }
 
-/// {"schema": "xlens.patching/1", "target", "direction", "axes", "shape", "values", "clean_metric",
+/// {"schema": "xlens.patching/1", "target", "direction", "axes", "shape", "layers", "heads", "values", "clean_metric",
 ///  "corrupted_metric", "normalised", "clean_tokens", "corrupted_tokens", "runs", "unchanged", "seconds"}.
 inline nlohmann::json to_json(const patching_result& r);
 
@@ -264,23 +276,42 @@ inline double rerun_patch_metric(const model& m, const std::vector<token_id>& to
     return metric(run_outcome(m, final_resid));
 }
 
-inline std::vector<patch_job> patch_jobs(const model_config& c, patch_target target, std::size_t T,
+/// `chosen` (ascending, each below `count`), or 0 … count − 1 when empty. Throws input_error 532.
+inline std::vector<std::size_t> chosen_indices(const std::vector<std::size_t>& chosen, std::size_t count, const char* what) {
+    if (chosen.empty()) {
+        std::vector<std::size_t> all(count);
+        for (std::size_t i = 0; i < count; ++i) all[i] = i;
+        return all;
+    }
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i] >= count)
+            throw input_error(532, std::string(what) + " " + std::to_string(chosen[i]) + " is out of range: the model has " +
+                                       std::to_string(count) + " " + what + "s (0 … " + std::to_string(count - 1) + ")");
+        if (i > 0 && chosen[i] <= chosen[i - 1])
+            throw input_error(532, std::string("the ") + what + "s to patch must be ascending, without repeats");
+    }
+    return chosen;
+}
+
+inline std::vector<patch_job> patch_jobs(patch_target target, const std::vector<std::size_t>& layers,
+                                         const std::vector<std::size_t>& heads, std::size_t T,
                                          std::vector<std::size_t>& shape) {
     std::vector<patch_job> jobs;
-    const std::size_t L = c.n_layers, H = c.attn.n_heads;
+    const std::size_t L = layers.size(), H = heads.size();
     if (target == patch_target::head) {
         shape = {L, H};
         for (std::size_t l = 0; l < L; ++l)
-            for (std::size_t h = 0; h < H; ++h) jobs.push_back({l, static_cast<int>(h), -1, l * H + h});
+            for (std::size_t h = 0; h < H; ++h) jobs.push_back({layers[l], static_cast<int>(heads[h]), -1, l * H + h});
     } else if (target == patch_target::head_by_position) {
         shape = {L, H, T};
         for (std::size_t l = 0; l < L; ++l)
             for (std::size_t h = 0; h < H; ++h)
-                for (std::size_t t = 0; t < T; ++t) jobs.push_back({l, static_cast<int>(h), static_cast<int>(t), (l * H + h) * T + t});
+                for (std::size_t t = 0; t < T; ++t)
+                    jobs.push_back({layers[l], static_cast<int>(heads[h]), static_cast<int>(t), (l * H + h) * T + t});
     } else {
         shape = {L, T};
         for (std::size_t l = 0; l < L; ++l)
-            for (std::size_t t = 0; t < T; ++t) jobs.push_back({l, -1, static_cast<int>(t), l * T + t});
+            for (std::size_t t = 0; t < T; ++t) jobs.push_back({layers[l], -1, static_cast<int>(t), l * T + t});
     }
     return jobs;
 }
@@ -304,6 +335,9 @@ inline patching_result activation_patching(const model& m, const std::vector<tok
         detail::check_token(c, options.wrong, "wrong");
         metric = logit_difference(options.answer, options.wrong);
     }
+    const bool by_head = options.target == patch_target::head || options.target == patch_target::head_by_position;
+    std::vector<std::size_t> layers = detail::chosen_indices(options.layers, c.n_layers, "layer");
+    std::vector<std::size_t> heads = by_head ? detail::chosen_indices(options.heads, c.attn.n_heads, "head") : std::vector<std::size_t>{};
 
     detail::patching_runs runs;
     runs.kind = detail::patched_hook_kind(options.target);
@@ -340,7 +374,9 @@ inline patching_result activation_patching(const model& m, const std::vector<tok
     auto score = [&](double value) { return options.normalise ? (value - r.corrupted_metric) / span : value; };
 
     std::vector<std::size_t> shape;
-    std::vector<detail::patch_job> jobs = detail::patch_jobs(c, options.target, runs.T, shape);
+    std::vector<detail::patch_job> jobs = detail::patch_jobs(options.target, layers, heads, runs.T, shape);
+    r.layers = layers;
+    r.heads = heads;
     r.axes = options.target == patch_target::head               ? std::vector<std::string>{"layer", "head"}
              : options.target == patch_target::head_by_position ? std::vector<std::string>{"layer", "head", "position"}
                                                                  : std::vector<std::string>{"layer", "position"};
@@ -400,7 +436,7 @@ inline nlohmann::json to_json(const patching_result& r) {
     };
     return {{"schema", "xlens.patching/1"}, {"target", patch_target_name(r.target)},
             {"direction", r.direction == patch_direction::denoising ? "denoising" : "noising"}, {"axes", r.axes},
-            {"shape", shape}, {"values", nest(0, 0)}, {"clean_metric", r.clean_metric},
+            {"shape", shape}, {"layers", r.layers}, {"heads", r.heads}, {"values", nest(0, 0)}, {"clean_metric", r.clean_metric},
             {"corrupted_metric", r.corrupted_metric}, {"normalised", r.normalised}, {"clean_tokens", r.clean_tokens},
             {"corrupted_tokens", r.corrupted_tokens}, {"runs", r.runs}, {"unchanged", r.unchanged}, {"seconds", r.seconds}};
 }
