@@ -122,7 +122,7 @@ class Reference:
             tok = None if has_tok else word_level_tokenizer(hf.config.vocab_size, tmp)
             m = TransformerBridge.boot_transformers(str(path), hf_model=hf, tokenizer=tok)
         m.enable_compatibility_mode(center_unembed=False, fold_value_biases=False)
-        self.m, self.cfg = m, m.cfg
+        self.m, self.cfg, self.sweeps = m, m.cfg, {}
         self.L, self.H, self.T = m.cfg.n_layers, m.cfg.n_heads, len(CLEAN)
         logits, self.cache = m.run_with_cache(torch.tensor([CLEAN]))
         c_logits, self.c_cache = m.run_with_cache(torch.tensor([CORRUPT]))
@@ -162,14 +162,10 @@ class Reference:
         stack, labels = c.decompose_resid(pos_slice=P, return_labels=True)
         parts = dict(zip(labels, attr(stack)))
 
-        def bias(block, part, name):
-            try:
-                t = getattr(getattr(block, part), name)
-            except AttributeError:
-                t = None
+        def bias(t):  # a bias vector as a one-component stack; models without it give 0
             return 0.0 if t is None else float(attr(t.detach().reshape(1, 1, -1))[0])
-        b_O = np.array([bias(b, "attn", "b_O") for b in self.m.blocks])
-        b_out = np.array([bias(b, "mlp", "b_out") for b in self.m.blocks])
+        b_O = np.array([bias(getattr(b.attn, "b_O", None)) for b in self.m.blocks])
+        b_out = np.array([bias(getattr(b.mlp, "b_out", None)) for b in self.m.blocks])
         unembed = float(self.b_U[self.A] - (0 if versus is None else self.b_U[versus]))
         value = float(self.logits[P, self.A] - (0 if versus is None else self.logits[P, versus]))
         attn_out = np.array([parts[f"{l}_attn_out"] for l in range(self.L)])
@@ -191,11 +187,28 @@ class Reference:
         if target == "head_by_position":
             out = out.permute(0, 2, 1)  # TL: [layer, pos, head]
         out = out.numpy()
+        self.sweeps[(target, direction)] = out
         if target == "resid_pre":  # layer 0 at a position whose token is the same changes nothing
             same = [t for t in range(self.T) if CLEAN[t] == CORRUPT[t]]
             self_check("resid_pre patch at unchanged positions of layer 0",
                        maxdiff(out[0, same], 0.0 if direction == "denoising" else 1.0))
+            p, q = [t for t in range(self.T) if CLEAN[t] != CORRUPT[t]]  # both runs read the same ids
+            if ("resid_pre", "denoising") in self.sweeps and direction == "noising":
+                den = self.sweeps[("resid_pre", "denoising")]
+                self_check("resid_pre: denoising at one changed position = noising at the other",
+                           maxdiff([den[0, p], den[0, q]], [out[0, q], out[0, p]]))
+        if target == "head" and direction == "denoising":
+            self.check_z_hook(metric)
         return out
+
+    def check_z_hook(self, metric):
+        """Patching every head's z at every position of a layer = patching that layer's attn_out."""
+        l, corrupt = self.L - 1, torch.tensor([CORRUPT])
+        runs = [self.m.run_with_hooks(corrupt, fwd_hooks=[(f"blocks.{l}.{name}", lambda x, hook:
+                                                            self.cache[hook.name])])
+                for name in ("attn.hook_z", "hook_attn_out")]
+        self_check("hook_z patch of a whole layer = its hook_attn_out patch",
+                   abs(float(metric(runs[0]) - metric(runs[1]))))
 
 
 # ---- xlens ------------------------------------------------------------------------------------------
@@ -208,6 +221,10 @@ def ran(chk, proc, what):
     if proc.returncode != 0:
         chk(False, f"{what}: xlens exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}")
     return proc.returncode == 0
+
+
+def fmt(values):
+    return "[" + ", ".join(f"{float(v):+.4f}" for v in values) + "]"
 
 
 def ids(tokens):
@@ -235,8 +252,9 @@ def check_lens(args, ref, chk, work):
         chk.close(f"{mode}: npy {got.shape} vs TL", got, tl)
         chk.close(f"{mode}: last row vs the model's logits", got[-1], ref.logits)
         header = (data.get("schema"), data.get("tokens"), data.get("layers"), data.get("norm"), data.get("target"))
-        chk(header == ("xlens.lens/1", CLEAN, labels, mode, A), f"{mode}: json schema, tokens, layers {labels}, "
-            f"norm, target (got {header[0]}, layers {header[2]}, norm {header[3]}, target {header[4]})")
+        chk(header == ("xlens.lens/1", CLEAN, labels, mode, A),
+            f"{mode}: json schema, tokens, layers = TL's labels, norm, target: {header[0]}, {header[2]}, "
+            f"{header[3]}, {header[4]}")
         cells = data.get("cells", [])
         if len(cells) != len(labels) or any(len(row) != ref.T for row in cells):
             chk(False, f"{mode}: json cells are not [{len(labels)}][{ref.T}]")
@@ -276,7 +294,7 @@ def check_attribute(args, ref, chk, work):
         order = np.argsort(-np.abs(r["heads"]), axis=None)[:4]
         top = ", ".join(f"L{i // H}H{i % H} {r['heads'].flat[i]:+.4f}" for i in order)
         print(f"  TL {tag}: value {r['value']:+.5f}, scale {r['scale']:.4f}, embed {r['embed']:+.4f}, "
-              f"attn_out {np.round(r['attn_out'], 4).tolist()}, mlp_out {np.round(r['mlp_out'], 4).tolist()}, "
+              f"attn_out {fmt(r['attn_out'])}, mlp_out {fmt(r['mlp_out'])}, "
               f"b_U {r['unembed']:+.4f}; heads {top}")
         if args.reference_only:
             continue
@@ -381,7 +399,7 @@ def main(argv=None):
     except SelfCheckError as e:
         print(e, file=sys.stderr)
         return 2
-    print(f"model {args.model} ({ref.cfg.architecture if hasattr(ref.cfg, 'architecture') else '?'}, "
+    print(f"model {args.model} ({getattr(ref.cfg, 'architecture', '?')}, "
           f"{ref.cfg.normalization_type}, {ref.L} layers x {ref.H} heads), clean {CLEAN}, corrupted {CORRUPT}, "
           f"answer {ref.A}, wrong {ref.B}")
     chk = Checks(args.tol)
@@ -404,6 +422,8 @@ def main(argv=None):
             except SelfCheckError as e:
                 print(e, file=sys.stderr)
                 return 2
+            except (KeyError, TypeError, IndexError, ValueError, json.JSONDecodeError) as e:
+                chk(False, f"{name}: malformed xlens output: {type(e).__name__}: {e}")
     if args.reference_only:
         print("reference only: TransformerLens side ran and passed its self-checks")
         return 0
