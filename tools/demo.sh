@@ -2,7 +2,8 @@
 # The main job: set the machine up, build xlens, fetch the real model, and probe it on a factual
 # prompt: per token, the probability and rank of what the model chose and the layer at which the
 # logit lens first agrees; the full trajectory goes to build/probe.html (open it in a browser)
-# and build/probe.json.
+# and build/probe.json. Then the analyses, each with an SVG figure in build/: the logit lens of the
+# answer, its direct-logit-attribution receipt, and activation patching on an indirect-object prompt.
 #   bash tools/demo.sh ["another prompt"]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,17 @@ echo
 echo "== xlens probe: \"$prompt\" and 4 greedy tokens"
 build/tools/xlens probe "$model" --prompt "$prompt" -n 4 --html build/probe.html --json build/probe.json
 echo "(the interactive report: build/probe.html; the data: build/probe.json)"
+echo
+echo "== xlens lens: when does \" Paris\" become the answer? (figure: build/lens.svg)"
+build/tools/xlens lens "$model" --prompt "$prompt" --target " Paris" --svg build/lens.svg 2>/dev/null | sed -n '/^target/,$p'
+echo
+echo "== xlens attribute: the receipt for \" Paris\" over \" London\" (figure: build/attribution.svg)"
+build/tools/xlens attribute "$model" --prompt "$prompt" --target " Paris" --versus " London" --top 8 --svg build/attribution.svg 2>/dev/null
+echo
+echo "== xlens patch: where does the indirect object's name travel? (figure: build/patching.svg)"
+build/tools/xlens patch "$model" --clean "When John and Mary went to the store, John gave a drink to" \
+  --corrupt "When John and Mary went to the store, Mary gave a drink to" --answer " Mary" --wrong " John" \
+  --svg build/patching.svg
 echo
 echo "== xlens generate --chat"
 build/tools/xlens generate "$model" --chat --prompt "What is the capital of France? Answer in one sentence." -n 40

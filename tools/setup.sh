@@ -26,15 +26,21 @@ if ((${#missing[@]})); then
 fi
 
 venv=$cache/venv
-python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy)
-if [ ! -f "$venv/.complete" ]; then
+# transformer-lens is the oracle for the analyses (logit lens, attribution, patching) and the peer in
+# benchmarks/compare_patching.py. torch stays pinned in the same install so nothing can move it.
+python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens)
+if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating the reference-oracle venv in $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
   # torch first and alone, pinned: the pin resolves to the CPU wheel on disk; an unpinned torch pulls CUDA.
   "$venv/bin/pip" install -q "torch==2.13.0"
+fi
+# .complete records the package list installed, so a venv made before a package was added gets it.
+if [ "$(cat "$venv/.complete" 2>/dev/null)" != "${python_packages[*]}" ]; then
+  echo "setup: installing the reference-oracle packages: ${python_packages[*]}"
   "$venv/bin/pip" install -q "${python_packages[@]}"
-  touch "$venv/.complete"
+  echo "${python_packages[*]}" > "$venv/.complete"
 fi
 
 model_dir=$cache/models
