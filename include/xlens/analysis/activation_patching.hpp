@@ -208,37 +208,41 @@ struct patching_runs {
     const activation& base_final() const { return base.at({hook_kind::resid_post, static_cast<int>(layers - 1)}); }
 };
 
-/// Floats per position of the patched activation, and where job `j`'s slice starts within a row.
-inline std::size_t row_width(const activation& a) { return a.size() / a.shape()[0]; }
+/// Where a job's patch lies in an activation with one row per position: positions [from, to), and
+/// in each row `length` floats from `offset` (one head's slice, or the whole row).
+struct patch_region {
+    std::size_t row, offset, length, from, to;
+};
+inline patch_region region_of(const activation& a, const patch_job& j, std::size_t first, std::size_t T) {
+    patch_region r;
+    r.row = a.size() / a.shape()[0];
+    r.length = j.head < 0 ? r.row : r.row / a.shape()[1];
+    r.offset = j.head < 0 ? 0 : static_cast<std::size_t>(j.head) * r.length;
+    r.from = j.position < 0 ? first : static_cast<std::size_t>(j.position);
+    r.to = j.position < 0 ? T : r.from + 1;
+    return r;
+}
 
 /// The first position at which the job's slice of the source activation differs from the base's,
 /// or T if it never does (the patch would change nothing).
 inline std::size_t first_changed_position(const patching_runs& runs, const patch_job& j) {
     const activation& base = runs.base_at(j.layer);
     const activation& source = runs.source_at(j.layer);
-    const std::size_t width = row_width(base);
-    const std::size_t slice = j.head < 0 ? width : width / base.shape()[1];
-    const std::size_t offset = j.head < 0 ? 0 : static_cast<std::size_t>(j.head) * slice;
-    const std::size_t from = j.position < 0 ? 0 : static_cast<std::size_t>(j.position);
-    const std::size_t to = j.position < 0 ? runs.T : from + 1;
-    for (std::size_t t = from; t < to; ++t)
-        if (!std::equal(base.data() + t * width + offset, base.data() + t * width + offset + slice,
-                        source.data() + t * width + offset))
-            return t;
+    const patch_region r = region_of(base, j, 0, runs.T);
+    for (std::size_t t = r.from; t < r.to; ++t) {
+        const float* b = base.data() + t * r.row + r.offset;
+        if (!std::equal(b, b + r.length, source.data() + t * r.row + r.offset)) return t;
+    }
     return runs.T;
 }
 
-/// The hook that writes the job's source slice into an activation whose row r is position first + r.
+/// The hook that writes the job's source slice into an activation whose row i is position first + i.
 inline hook_fn patch_hook(const patching_runs& runs, const patch_job& j, std::size_t first) {
     const activation* source = &runs.source_at(j.layer);
-    return [source, j, first, T = runs.T](activation& a, hook_point) {
-        const std::size_t width = row_width(*source);
-        const std::size_t slice = j.head < 0 ? width : width / source->shape()[1];
-        const std::size_t offset = j.head < 0 ? 0 : static_cast<std::size_t>(j.head) * slice;
-        const std::size_t from = j.position < 0 ? first : static_cast<std::size_t>(j.position);
-        const std::size_t to = j.position < 0 ? T : from + 1;
-        for (std::size_t t = from; t < to; ++t)
-            std::copy_n(source->data() + t * width + offset, slice, a.data() + (t - first) * width + offset);
+    const patch_region r = region_of(*source, j, first, runs.T);
+    return [source, r, first](activation& a, hook_point) {
+        for (std::size_t t = r.from; t < r.to; ++t)
+            std::copy_n(source->data() + t * r.row + r.offset, r.length, a.data() + (t - first) * r.row + r.offset);
     };
 }
 
