@@ -19,37 +19,21 @@ import pathlib
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 import zlib
 
-TIMEOUT_S = 60
+import headless_chromium
+from headless_chromium import fail
+
 MAX_SIDE = 4000  # larger figures are checked on their top-left 4000 x 4000 pixels
 SVG_NS = "{http://www.w3.org/2000/svg}"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
-
-
-def fail(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
 
 
 def run_chromium(chromium, extra, url):
     """Runs Chromium with a fresh profile; returns (stdout, stderr) as text."""
-    with tempfile.TemporaryDirectory(prefix="xlens-chromium-") as profile:
-        cmd = [chromium, *FLAGS, "--user-data-dir=" + profile, *extra, url]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            fail("chromium did not finish within %d s: %s" % (TIMEOUT_S, " ".join(cmd)))
-        stderr = done.stderr.decode("utf-8", "replace")
-        if done.returncode != 0:
-            fail("chromium exited with %d: %s\n%s" % (done.returncode, " ".join(cmd), stderr[-2000:]))
-        return done.stdout.decode("utf-8", "replace"), stderr
+    return headless_chromium.run(chromium, ["--hide-scrollbars", "--enable-logging=stderr", "--v=0", *extra], url)
 
 
 def check_xml(path):

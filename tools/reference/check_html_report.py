@@ -16,34 +16,16 @@ import json
 import pathlib
 import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 from html.parser import HTMLParser
 
-TIMEOUT_S = 60
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--virtual-time-budget=5000"]
-
-
-def fail(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
+import headless_chromium
+from headless_chromium import fail
 
 
 def run_chromium(chromium, extra, url):
     """Runs Chromium with a fresh profile; returns its stdout (text)."""
-    with tempfile.TemporaryDirectory(prefix="xlens-chromium-") as profile:
-        cmd = [chromium, *FLAGS, "--user-data-dir=" + profile, *extra, url]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            fail("chromium did not finish within %d s: %s" % (TIMEOUT_S, " ".join(cmd)))
-        if done.returncode != 0:
-            fail("chromium exited with %d: %s\n%s" % (done.returncode, " ".join(cmd),
-                                                       done.stderr.decode("utf-8", "replace")[-2000:]))
-        return done.stdout.decode("utf-8", "replace")
+    return headless_chromium.run(chromium, ["--virtual-time-budget=5000", *extra], url)[0]
 
 
 class Dom(HTMLParser):
