@@ -157,7 +157,7 @@ inline int cmd_lens(const arguments& a) {
         std::printf("\n");
     }
     if (o.target) {
-        std::printf("\ntarget %s at the last position, by layer:\n", shown(labels.empty() ? "" : token_labels({*o.target}, t)[0]).c_str());
+        std::printf("\ntarget %s at the last position, by layer:\n", shown(token_labels({*o.target}, t)[0]).c_str());
         for (std::size_t l = 0; l < r.layers.size(); ++l) {
             const auto& c = r.target_cells[l].back();
             std::printf("  %-11s rank %6zu  p = %.4f  logit %8.3f\n", r.layers[l].c_str(), c.rank, c.prob, c.logit);
