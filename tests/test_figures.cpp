@@ -2,7 +2,9 @@
 // patching_svg.hpp): built from real results on a tiny model, each is a well-formed XML document with
 // one cell or bar per value, escapes token text, and writes no NaN or infinity even when the values
 // are NaN or all zero. That figures render is checked in headless Chromium by
-// tools/reference/check_figures.py (ctest: report_svg_chromium).
+// tools/reference/check_figures.py (ctest: report_svg_chromium). The attention-head roles page
+// (heads_html.hpp) is tested here too: its data cannot break out of its <script> element and
+// round-trips; tools/reference/check_heads_report.py checks that it renders.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,11 +13,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <xlens/analysis/activation_patching.hpp>
 #include <xlens/analysis/direct_logit_attribution.hpp>
 #include <xlens/analysis/logit_lens.hpp>
 #include <xlens/model/model.hpp>
 #include <xlens/report/attribution_svg.hpp>
+#include <xlens/report/heads_html.hpp>
 #include <xlens/report/lens_svg.hpp>
 #include <xlens/report/patching_svg.hpp>
 #include <xlens/report/svg.hpp>
@@ -257,5 +262,83 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         check_well_formed(svg);
         check_finite(svg);
         CHECK(count(svg, "fill=\"#c8c8c8\"") == L * T);
+    }
+}
+
+// ---- the attention-head roles page (xlens/report/heads_html.hpp) ----------------------------------------
+
+namespace {
+
+/// A hand-made `xlens heads` report: 2 layers x 2 heads, and a 4-token example whose token texts
+/// would end or open elements if they were not escaped.
+nlohmann::json small_heads_report() {
+    using json = nlohmann::json;
+    const char* roles[] = {"previous_token", "induction", "first_token", "diffuse"};
+    const char* features[] = {"previous_token", "duplicate_token", "induction", "first_token",
+                              "self",           "local",           "mean_distance", "entropy"};
+    json report = {{"schema", "xlens.heads/1"}, {"model", "/models/<tiny> & co.gguf"}, {"method", "kmeans"},
+                   {"threshold", 0.4},          {"layers", 2},  {"heads", 2},  {"k", 3},  {"silhouette", 0.52},
+                   {"inertia", 3.25},           {"sequences", {{1, 5, 6, 1, 5, 6}}},  {"induction_rows", 0.5},
+                   {"text", nullptr},           {"profile_labels", {"-1", "-2", "-3", "-4", "0", ">4", "first"}}};
+    for (int i = 0; i < 4; ++i) {
+        json scores;
+        for (int f = 0; f < 8; ++f) scores[features[f]] = 0.125 * ((i + f) % 8) + 0.001;
+        scores["induction_attainable"] = 0.25 * i;
+        report["roles"].push_back({{"layer", i / 2}, {"head", i % 2}, {"cluster", i % 3}, {"role", roles[i]},
+                                   {"cluster_name", std::string(roles[i]) + "+local"}, {"scores", scores}});
+        report["pca"].push_back({0.5 * i - 1, i % 2 ? -0.75 : 0.25});
+    }
+    for (int f = 0; f < 8; ++f) report["scores"][features[f]] = {{0.1 * f, 0.2}, {0.3, 0.4}};
+    json patterns = json::array();
+    for (int l = 0; l < 2; ++l) {
+        json heads = json::array();
+        for (int h = 0; h < 2; ++h) {
+            json rows = json::array();
+            for (int q = 0; q < 4; ++q) rows.push_back(std::vector<double>(q + 1, 1.0 / (q + 1)));
+            heads.push_back(rows);
+        }
+        patterns.push_back(heads);
+    }
+    report["example"] = {{"tokens", {1, 5, 6, 7}}, {"token_texts", {"<s>", "</script>", "<b>&", " x\n<!--"}},
+                         {"patterns", patterns}};
+    return report;
+}
+
+}  // namespace
+
+TEST_CASE("heads_html: token text cannot end the data element, the report round-trips, the checker's hooks exist") {
+    const nlohmann::json report = small_heads_report();
+    const std::string page = xlens::heads_html(report);
+    CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);
+    CHECK(page.find("</html>") != std::string::npos);
+
+    // The page's own three script elements (error handler, data, program); the token texts add none.
+    CHECK(count(page, "<script") == 3);
+    CHECK(count(page, "</script") == 3);
+    CHECK(count(page, "<b>") == 0);
+    CHECK(count(page, "<!--") == 0);
+
+    // The embedded JSON: from its opening tag to the next "</script>"; no '<', '>' or '&' inside, and
+    // it parses back to the report exactly.
+    const std::string open = R"(<script type="application/json" id="heads-data">)";
+    REQUIRE(count(page, open) == 1);
+    const std::size_t begin = page.find(open) + open.size();
+    const std::size_t end = page.find("</script>", begin);
+    REQUIRE(end != std::string::npos);
+    const std::string data = page.substr(begin, end - begin);
+    CHECK(data.find_first_of("<>&") == std::string::npos);
+    CHECK(nlohmann::json::parse(data) == report);
+
+    // What tools/reference/check_heads_report.py looks for, and nothing fetched from anywhere.
+    for (const char* hook : {"id=\"script-errors\"", "window.onerror", "document.body.dataset.rendered = 'yes'",
+                             "id=\"selected-head\"", "id=\"head-map\"", "id=\"pattern\"", "id=\"pattern-note\"",
+                             "id=\"scatter\"", "id=\"roles-table\"", "'head-cell '", "'role-row'", "'head-point'",
+                             "'pattern-cell'", "#head=", "textContent"}) {
+        CAPTURE(hook);
+        CHECK(page.find(hook) != std::string::npos);
+    }
+    for (const char* remote : {"http://", "https://", "src=", "href=", "url(", "@import", "fetch(", "XMLHttpRequest", "innerHTML"}) {
+        CAPTURE(remote);
+        CHECK(page.find(remote) == std::string::npos);
     }
 }
