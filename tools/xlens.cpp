@@ -5,6 +5,7 @@
 //                       [--cache-filter NAME_PREFIX[,NAME_PREFIX...]]
 //   xlens tokenize | generate | probe MODEL --prompt TEXT ...
 //   xlens lens | attribute MODEL --prompt TEXT ...;  xlens patch MODEL --clean TEXT --corrupt TEXT ...
+//   xlens heads MODEL [--corpus FILE] ...
 //   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
 //   xlens --version
 // (the usage text below lists every option)
@@ -23,6 +24,7 @@
 
 #include "cli/analysis_commands.hpp"
 #include "cli/arguments.hpp"
+#include "cli/head_commands.hpp"
 #include "cli/text_commands.hpp"
 
 namespace {
@@ -69,6 +71,14 @@ const char* usage = R"(usage:
       clean = 1 and corrupted = 0 (--raw: not normalised); --brute-force: rerun every patched prompt
       from the embedding instead of resuming at the patched block (for checking); --layers, --heads:
       patch only these (ascending indices and ranges)
+  xlens heads MODEL [--corpus FILE [--sequences N] [--seq-len T]] [--random-repeats N] [--repeat-length L]
+                [--k K] [--method kmeans|ward] [--threshold X] [--window K] [--seed S] [--prompt TEXT]
+                [--json OUT.json] [--html OUT.html]
+      attention-head roles: every head scored (previous-token, induction, duplicate-token, first-token,
+      self, local, mean distance, entropy; induction and duplicate-token on N random sequences of L
+      tokens repeated twice, the rest on the corpus when given), clustered (k by silhouette unless
+      --k), each head and cluster named; prints a layer x head map; --html: roles table, map, the
+      selected head's pattern on --prompt (default: a random repeat), PCA scatter
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
   xlens --version
@@ -211,6 +221,10 @@ int main(int argc, char** argv) {
             return cli::cmd_patch(parse(argc, argv, {"raw", "brute-force"},
                                         {"clean", "clean-tokens", "corrupt", "corrupt-tokens", "answer", "wrong", "target",
                                          "direction", "layers", "heads", "threads", "json", "npy", "svg"}));
+        if (command == "heads")
+            return cli::cmd_heads(parse(argc, argv, {}, {"corpus", "sequences", "seq-len", "random-repeats", "repeat-length",
+                                                         "k", "method", "threshold", "window", "seed", "prompt", "json",
+                                                         "html"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
         throw usage_error("unknown command '" + command + "'");
     } catch (const usage_error& e) {
