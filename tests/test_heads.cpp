@@ -4,11 +4,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 
 #include <xlens/analysis/attention_heads.hpp>
 #include <xlens/analysis/head_clustering.hpp>
 #include <xlens/model/model.hpp>
+#include <xlens/text/corpus.hpp>
+#include <xlens/text/tokenizer_files.hpp>
 
 #include "test_data.hpp"
 #include "tiny_model.hpp"
@@ -188,4 +192,33 @@ TEST_CASE("head roles: a head is named after its most distinctive role score abo
     // A cluster with no role score at the threshold is diffuse, and so are its heads.
     auto none = xlens::head_roles(scores, c, 2.0);
     for (const auto& r : none) CHECK((r.role == "diffuse" && r.cluster_name == "diffuse"));
+}
+
+TEST_CASE("corpus: read as UTF-8, cut into windows spread over the whole text; bad files refused") {
+    test::scratch dir("corpus");
+    const std::string good = dir.file("good.txt"), empty = dir.file("empty.txt"), latin1 = dir.file("latin1.txt");
+    std::ofstream(good) << "one two three four five six seven eight nine ten";
+    std::ofstream(empty) << " \n\t ";
+    std::ofstream(latin1) << "caf\xe9 au lait";
+    test::expect_error<xlens::io_error>([&] { xlens::read_corpus(dir.file("missing.txt")); }, 101, {"cannot open the corpus", "missing.txt"});
+    test::expect_error<xlens::input_error>([&] { xlens::read_corpus(empty); }, 545, {"empty"});
+    test::expect_error<xlens::input_error>([&] { xlens::read_corpus(latin1); }, 546, {"not UTF-8", "byte 3"});
+    const char* gguf = std::getenv("XLENS_MODEL_GGUF");
+    if (!gguf || !*gguf) {
+        MESSAGE("skipped the windows: XLENS_MODEL_GGUF is not set");
+        return;
+    }
+    auto tok = xlens::load_tokenizer(gguf);
+    const std::string text = xlens::read_corpus(good);
+    xlens::encode_options plain;
+    plain.add_special_tokens = false;
+    const auto ids = tok.encode(text, plain);  // 10 words, 10 tokens
+    REQUIRE(ids.size() == 10);
+    auto windows = xlens::corpus_windows(tok, text, 3, 2, {7});
+    REQUIRE(windows.size() == 2);
+    CHECK(windows[0] == std::vector<xlens::token_id>{7, ids[0], ids[1], ids[2]});
+    CHECK(windows[1] == std::vector<xlens::token_id>{7, ids[7], ids[8], ids[9]});  // the last window ends the text
+    CHECK(xlens::corpus_windows(tok, text, 3, 100).size() == 3);  // as many whole windows as fit
+    CHECK(xlens::corpus_windows(tok, text, 50, 100).front().size() == 10);  // shorter than one window: all of it
+    test::expect_error<xlens::input_error>([&] { xlens::corpus_windows(tok, "a", 8, 1); }, 545, {"1 tokens"});
 }

@@ -3,7 +3,8 @@
 # prompt: per token, the probability and rank of what the model chose and the layer at which the
 # logit lens first agrees; the full trajectory goes to build/probe.html (open it in a browser)
 # and build/probe.json. Then the analyses, each with an SVG figure in build/: the logit lens of the
-# answer, its direct-logit-attribution receipt, and activation patching on an indirect-object prompt.
+# answer, its direct-logit-attribution receipt, activation patching on an indirect-object prompt, and
+# the roles of the attention heads (build/heads.html).
 #   bash tools/demo.sh ["another prompt"]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +29,9 @@ echo "== xlens patch: where does the indirect object's name travel? (figure: bui
 build/tools/xlens patch "$model" --clean "When John and Mary went to the store, John gave a drink to" \
   --corrupt "When John and Mary went to the store, Mary gave a drink to" --answer " Mary" --wrong " John" \
   --svg build/patching.svg
+echo
+echo "== xlens heads: which heads do what? (30 State of the Union windows; report: build/heads.html)"
+build/tools/xlens heads "$model" --corpus build/cache/corpora/sotu.txt --sequences 30 --html build/heads.html
 echo
 echo "== xlens generate --chat"
 build/tools/xlens generate "$model" --chat --prompt "What is the capital of France? Answer in one sentence." -n 40
