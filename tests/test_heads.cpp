@@ -222,3 +222,19 @@ TEST_CASE("corpus: read as UTF-8, cut into windows spread over the whole text; b
     CHECK(xlens::corpus_windows(tok, text, 50, 100).front().size() == 10);  // shorter than one window: all of it
     test::expect_error<xlens::input_error>([&] { xlens::corpus_windows(tok, "a", 8, 1); }, 545, {"1 tokens"});
 }
+
+TEST_CASE("stream_attention_patterns: every layer of every sequence, equal to the cached patterns") {
+    auto m = xlens::model::load(test::tiny_model("llama"));
+    std::vector<std::vector<xlens::token_id>> sequences = {{1, 2, 3}, {4, 5, 6, 7, 8}};
+    std::size_t calls = 0;
+    xlens::stream_attention_patterns(m, sequences, [&](std::size_t n, std::size_t layer, const xlens::activation& pattern,
+                                                       const std::vector<xlens::token_id>& tokens) {
+        ++calls;
+        CHECK(tokens == sequences[n]);
+        auto [logits, cache] = xlens::run_with_cache(m, tokens);
+        const auto& expected = cache.at({xlens::hook_kind::pattern, int(layer)});
+        REQUIRE(pattern.shape() == expected.shape());
+        CHECK(std::equal(pattern.begin(), pattern.end(), expected.begin()));
+    });
+    CHECK(calls == 2 * m.config().n_layers);
+}

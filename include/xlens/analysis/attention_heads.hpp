@@ -3,11 +3,11 @@
 //   xlens::head_scorer scorer(model);
 //   for (const auto& seq : xlens::repeated_random_tokens(model, 20, 32, /*seed=*/0)) scorer.add(seq);
 //   xlens::head_scores s = scorer.result();
-//   s.at(head_feature::induction)(layer, head);      // mean over the sequences
+//   s.at(xlens::head_feature::induction, layer, head);   // mean over the sequences
 //
-// A run streams each layer's pattern [heads, T, T] to the scorer through a read-only hook on
-// hook_pattern and nothing else is kept, so memory is one layer's pattern whatever the number of
-// sequences. Every score is a mean over query positions i of attention mass A[i, j] on some keys j,
+// stream_attention_patterns hands each layer's pattern [heads, T, T] to a function through a hook
+// on hook_pattern and keeps nothing else; the scorer is built on it, so memory is one layer's
+// pattern whatever the number of sequences. Every score is a mean over query positions i of attention mass A[i, j] on some keys j,
 // then a mean over sequences (t_i is the token at position i; K = options.local_window):
 //
 //   previous_token  Σ_i A[i, i−1] / Σ A                          (TransformerLens's detect_head, "mul")
@@ -83,6 +83,20 @@ struct head_scores {
     }
 };
 
+/// Runs each sequence and hands `fn(sequence_index, layer, pattern [heads, T, T], tokens)` every
+/// layer's attention pattern as the run reaches it; nothing else is recorded, so memory is one
+/// layer's pattern whatever the number of sequences. Throws what forward throws (501–503).
+template <class Fn>
+void stream_attention_patterns(const model& m, const std::vector<std::vector<token_id>>& sequences, Fn&& fn) {
+    for (std::size_t n = 0; n < sequences.size(); ++n) {
+        hook_set hooks;
+        auto listen = hooks.add(hook_filter::suffix("hook_pattern"), [&](activation& pattern, hook_point p) {
+            fn(n, static_cast<std::size_t>(p.layer), static_cast<const activation&>(pattern), sequences[n]);
+        });
+        run_with_hooks(m, sequences[n], hooks);
+    }
+}
+
 /// Accumulates head scores over sequences, one run each.
 class head_scorer {
 public:
@@ -146,11 +160,9 @@ inline head_scorer::head_scorer(const model& m, head_score_options options) : mo
 inline void head_scorer::add(const std::vector<token_id>& tokens) {
     if (tokens.size() == 1)
         throw input_error(541, "a sequence of 1 token cannot be scored: no position has an earlier one to attend to");
-    hook_set hooks;
-    auto listen = hooks.add(hook_filter::suffix("hook_pattern"), [&](activation& pattern, hook_point p) {
-        score_layer(static_cast<std::size_t>(p.layer), pattern, tokens);
-    });
-    run_with_hooks(*model_, tokens, hooks);  // validates the tokens (501–503) before any hook runs
+    // Validates the tokens (501–503) before any pattern arrives.
+    stream_attention_patterns(*model_, {tokens}, [&](std::size_t, std::size_t layer, const activation& pattern,
+                                                     const std::vector<token_id>& seq) { score_layer(layer, pattern, seq); });
     ++sequences_;
     tokens_ += tokens.size();
     // Rows with an induction target: i such that some j − 1 < i has t_{j−1} = t_i (j ≤ i).
