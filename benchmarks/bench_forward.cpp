@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
@@ -511,8 +512,8 @@ BENCHMARK(BM_patching_resid_pre)->ArgNames({"threads", "full_rerun"})->Args({1, 
 
 /// Scoring every head on 100 sequences of 128 tokens (patterns streamed through a hook, nothing
 /// cached) against bare forward passes over the same tokens, timed in the same run: the counter
-/// "ratio_to_forward" (bar: ≤ 1.5), and the resident memory the scoring added ("rss_growth_MiB",
-/// sampled after every sequence).
+/// "ratio_to_forward" (bar: ≤ 1.5), the resident memory the scoring added ("rss_growth_MiB",
+/// sampled after every sequence) and the process's peak ("peak_rss_MiB").
 void BM_head_scoring(benchmark::State& state) {
     const xlens::model* m = shared_model(state);
     if (!m) return;
@@ -538,6 +539,9 @@ void BM_head_scoring(benchmark::State& state) {
     state.counters["scoring_s"] = scoring / static_cast<double>(state.iterations());
     state.counters["ratio_to_forward"] = scoring / bare;
     state.counters["rss_growth_MiB"] = growth / (1024.0 * 1024.0);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);  // the process's peak so far, the dequantised model included
+    state.counters["peak_rss_MiB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 BENCHMARK(BM_head_scoring)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
