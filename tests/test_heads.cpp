@@ -132,6 +132,9 @@ TEST_CASE("clustering: k-means++ and Ward recover separated clusters (adjusted R
     CHECK(xlens::adjusted_rand_index(xlens::kmeans_auto(z, o).labels, truth) == doctest::Approx(1.0));
     auto w = xlens::ward(z, 4);
     CHECK(xlens::adjusted_rand_index(w.labels, truth) == doctest::Approx(1.0));
+    auto w_chosen = xlens::ward_auto(z);
+    CHECK(w_chosen.k == 4);  // by silhouette, as k-means
+    CHECK(w_chosen.labels == w.labels);
     CHECK(w.labels[0] == 0);  // numbered by first appearance
     // Known values: identical partitions up to renaming, and sklearn's adjusted_rand_score([0,0,1,1], [0,1,0,1]) = -0.5.
     CHECK(xlens::adjusted_rand_index({0, 0, 1, 1, 2}, {5, 5, 3, 3, 4}) == doctest::Approx(1.0));

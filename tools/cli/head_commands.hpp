@@ -96,20 +96,8 @@ inline int cmd_heads(const arguments& a) {
     if (k_options.k > heads)
         throw xlens::input_error(544, "cannot make " + std::to_string(k_options.k) + " clusters of " + std::to_string(heads) + " heads");
     const auto features = xlens::standardise(xlens::head_feature_matrix(scores));
-    xlens::clustering clusters;
-    if (method == "ward") {
-        if (k_options.k == 0) {  // Ward's cut at the k of best silhouette, as k-means chooses its k
-            clusters.silhouette = -2;
-            for (std::size_t k = 2; k <= std::min<std::size_t>(10, heads - 1); ++k) {
-                auto candidate = xlens::ward(features, k);
-                if (candidate.silhouette > clusters.silhouette + 1e-9) clusters = candidate;
-            }
-        } else {
-            clusters = xlens::ward(features, k_options.k);
-        }
-    } else {
-        clusters = xlens::kmeans_auto(features, k_options);
-    }
+    const xlens::clustering clusters =
+        method == "ward" ? xlens::ward_auto(features, k_options.k) : xlens::kmeans_auto(features, k_options);
     const double threshold = number_option<double>(a, "threshold", 0.4);
     auto roles = xlens::head_roles(scores, clusters, threshold);
     auto pcs = xlens::principal_components_2d(features);

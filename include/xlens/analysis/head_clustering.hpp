@@ -56,6 +56,8 @@ inline clustering kmeans(const xt::xarray<double>& x, std::size_t k, std::uint64
 inline clustering kmeans_auto(const xt::xarray<double>& x, const kmeans_options& options = {});
 /// Ward's agglomerative clustering cut at k clusters (labels numbered by first appearance).
 inline clustering ward(const xt::xarray<double>& x, std::size_t k);
+/// Ward cut at `k`, or, when k is 0, at the k in 2 … max_k (at most rows − 1) of highest silhouette.
+inline clustering ward_auto(const xt::xarray<double>& x, std::size_t k = 0, std::size_t max_k = 10);
 
 /// Mean silhouette of a labelling: for each row (a − b) / max(a, b) with a the mean distance to its
 /// own cluster and b to the nearest other; rows alone in their cluster count 0.
@@ -207,17 +209,34 @@ inline clustering kmeans(const xt::xarray<double>& x, std::size_t k, std::uint64
     return best;
 }
 
-inline clustering kmeans_auto(const xt::xarray<double>& x, const kmeans_options& options) {
-    if (options.k) return kmeans(x, options.k, options.seed, options.restarts, options.max_iterations);
+namespace detail {
+
+/// The clustering of highest silhouette among make(k) for k in 2 … max_k (at most rows − 1).
+template <class Make>
+clustering best_by_silhouette(const xt::xarray<double>& x, std::size_t max_k, Make make) {
     const std::size_t n = x.dimension() == 2 ? x.shape()[0] : 0;
     if (n < 3) throw input_error(544, "choosing k by silhouette needs at least 3 heads, not " + std::to_string(n));
     clustering best;
     best.silhouette = -2;
-    for (std::size_t k = 2; k <= std::min(options.max_k, n - 1); ++k) {
-        clustering c = kmeans(x, k, options.seed, options.restarts, options.max_iterations);
+    for (std::size_t k = 2; k <= std::min(max_k, n - 1); ++k) {
+        clustering c = make(k);
         if (c.silhouette > best.silhouette + 1e-9) best = std::move(c);
     }
     return best;
+}
+
+}  // namespace detail
+
+inline clustering kmeans_auto(const xt::xarray<double>& x, const kmeans_options& options) {
+    if (options.k) return kmeans(x, options.k, options.seed, options.restarts, options.max_iterations);
+    return detail::best_by_silhouette(x, options.max_k, [&](std::size_t k) {
+        return kmeans(x, k, options.seed, options.restarts, options.max_iterations);
+    });
+}
+
+inline clustering ward_auto(const xt::xarray<double>& x, std::size_t k, std::size_t max_k) {
+    if (k) return ward(x, k);
+    return detail::best_by_silhouette(x, max_k, [&](std::size_t candidate) { return ward(x, candidate); });
 }
 
 inline clustering ward(const xt::xarray<double>& x, std::size_t k) {
