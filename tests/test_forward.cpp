@@ -87,6 +87,10 @@ TEST_CASE("a cache filter keeps only what it selects") {
     for (const auto& n : by_prefix.names()) CHECK(n.rfind("blocks.1.attn.", 0) == 0);
     CHECK(by_prefix.size() == 9);  // q k v rot_q rot_k scores pattern z result
     CHECK_THROWS_AS(xlens::hook_filter::names({"blocks.0.attn.hook_patern"}), xlens::hook_error);
+    auto [l3, by_kind] = xlens::run_with_cache(
+        m, tokens, xlens::hook_filter::kinds({xlens::hook_kind::z, xlens::hook_kind::ln_final_scale}, {{xlens::hook_kind::resid_post, 1}}));
+    CHECK(by_kind.names() == std::vector<std::string>{"blocks.0.attn.hook_z", "blocks.1.attn.hook_z", "blocks.1.hook_resid_post",
+                                                      "ln_final.hook_scale"});
 }
 
 TEST_CASE("hook names round-trip and unknown names are refused") {

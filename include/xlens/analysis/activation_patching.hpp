@@ -352,15 +352,10 @@ inline patching_result activation_patching(const model& m, const std::vector<tok
     const bool denoising = options.direction == patch_direction::denoising;
     const auto& base_tokens = denoising ? corrupted : clean;
     const auto& source_tokens = denoising ? clean : corrupted;
-    const std::string last_post = hook_name({hook_kind::resid_post, static_cast<int>(c.n_layers - 1)});
-    const hook_kind kind = runs.kind, key_kind = runs.key_kind;
-    run_with_cache(m, base_tokens, runs.base, hook_filter([&, kind, key_kind](const std::string& name) {
-        hook_point p = parse_hook_name(name);
-        return p.kind == kind || p.kind == hook_kind::resid_pre || p.kind == key_kind || p.kind == hook_kind::v || name == last_post;
-    }));
-    run_with_cache(m, source_tokens, runs.source, hook_filter([&, kind](const std::string& name) {
-        return parse_hook_name(name).kind == kind || name == last_post;
-    }));
+    const hook_point last_post{hook_kind::resid_post, static_cast<int>(c.n_layers - 1)};
+    run_with_cache(m, base_tokens, runs.base,
+                   hook_filter::kinds({runs.kind, hook_kind::resid_pre, runs.key_kind, hook_kind::v}, {last_post}));
+    run_with_cache(m, source_tokens, runs.source, hook_filter::kinds({runs.kind}, {last_post}));
     const double base_metric = metric(run_outcome(m, runs.base_final()));
     const double source_metric = metric(run_outcome(m, runs.source.at({hook_kind::resid_post, static_cast<int>(c.n_layers - 1)})));
 

@@ -187,7 +187,7 @@ inline void head_scorer::score_layer(std::size_t layer, const activation& patter
                 total += a;
                 distance += a * static_cast<double>(i - j);
                 if (j < i && tokens[j] == tokens[i]) dup += a;
-                if (j >= 1 && j <= i && tokens[j - 1] == tokens[i] && j - 1 < i) induction += a;
+                if (j >= 1 && tokens[j - 1] == tokens[i]) induction += a;
             }
             if (i == 0) continue;
             prev += row[i - 1];

@@ -103,14 +103,9 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
         throw input_error(531, "position " + std::to_string(pos) + " is past the end of the " + std::to_string(T) +
                                    "-token sequence");
 
-    auto [logits, cache] = run_with_cache(m, tokens, hook_filter([](const std::string& name) {
-        auto ends = [&](const char* s) {
-            std::string suffix(s);
-            return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-        };
-        return name == "hook_embed" || name == "hook_pos_embed" || name == "ln_final.hook_scale" || ends(".attn.hook_z") ||
-               ends(".hook_mlp_out");
-    }));
+    auto [logits, cache] = run_with_cache(m, tokens, hook_filter::kinds({hook_kind::embed, hook_kind::pos_embed,
+                                                                         hook_kind::ln_final_scale, hook_kind::z,
+                                                                         hook_kind::mlp_out}));
 
     attribution_result r;
     r.tokens = tokens;

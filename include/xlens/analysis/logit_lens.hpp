@@ -157,11 +157,8 @@ inline lens_result logit_lens(const model& m, const std::vector<token_id>& token
     if (options.top_k == 0) throw input_error(523, "the logit lens's top_k must be at least 1");
     if (options.target) detail::check_token(c, *options.target, "target");
     const std::size_t L = c.n_layers, T = tokens.size(), V = c.d_vocab;
-    auto [final_logits, cache] = run_with_cache(m, tokens, hook_filter([](const std::string& name) {
-        return name == "ln_final.hook_scale" ||
-               (name.size() > 15 && (name.compare(name.size() - 15, 15, ".hook_resid_pre") == 0 ||
-                                     name.compare(name.size() - 16, 16, ".hook_resid_post") == 0));
-    }));
+    auto [final_logits, cache] = run_with_cache(
+        m, tokens, hook_filter::kinds({hook_kind::resid_pre, hook_kind::resid_post, hook_kind::ln_final_scale}));
 
     lens_result r;
     r.tokens = tokens;

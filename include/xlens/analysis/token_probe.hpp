@@ -144,10 +144,7 @@ inline probe_result probe(const model& m, const tokenizer& tok, const std::strin
     run_options run;
     run.kv = &kv;
     run.cache = &cache;
-    run.cache_filter = hook_filter([](const std::string& name) {
-        return name == "blocks.0.hook_resid_pre" || (name.size() > 15 && name.compare(name.size() - 15, 15, "hook_resid_post") == 0) ||
-               (name.size() > 17 && name.compare(name.size() - 17, 17, "attn.hook_pattern") == 0);
-    });
+    run.cache_filter = hook_filter::kinds({hook_kind::resid_post, hook_kind::pattern}, {{hook_kind::resid_pre, 0}});
 
     activation logits = forward(m, ids, run);
     detail::record_run(m, tok, cache, logits, ids, 0, false, options, out.steps);

@@ -31,6 +31,7 @@
 //   hook_logits                   [T, d_vocab]
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -189,6 +190,15 @@ public:
     static hook_filter suffix(std::string suffix) {
         return hook_filter([suffix = std::move(suffix)](const std::string& s) {
             return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+        });
+    }
+    /// Every point of the given kinds, plus the given points, e.g.
+    /// kinds({hook_kind::resid_pre}, {{hook_kind::resid_post, 11}}).
+    static hook_filter kinds(std::vector<hook_kind> kinds, std::vector<hook_point> points = {}) {
+        return hook_filter([kinds = std::move(kinds), points = std::move(points)](const std::string& s) {
+            const hook_point p = parse_hook_name(s);
+            return std::find(kinds.begin(), kinds.end(), p.kind) != kinds.end() ||
+                   std::find(points.begin(), points.end(), p) != points.end();
         });
     }
     bool operator()(hook_point p) const { return pred_(hook_name(p)); }
