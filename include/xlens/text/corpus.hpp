@@ -2,12 +2,19 @@
 //
 //   std::string text = xlens::read_corpus("sotu.txt");                  // UTF-8 checked
 //   auto windows = xlens::corpus_windows(tok, text, 128, 100);           // ≤ 100 sequences of 128 tokens
+//   auto [harvest, held_out] = xlens::split_held_out(text, 0.1);         // last 10% kept apart
+//
+// A corpus is plain UTF-8 text, or JSON Lines (a ".jsonl" file: one object per line whose "text"
+// field is taken; the texts are joined by blank lines).
 #pragma once
 
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "xlens/error.hpp"
 #include "xlens/text/tokenizer.hpp"
@@ -15,17 +22,57 @@
 
 namespace xlens {
 
-/// The whole of a UTF-8 text file. Throws io_error 101 (cannot open), input_error 545 (empty, or
-/// only whitespace) and 546 (not UTF-8: the first bad byte's offset named).
+namespace detail {
+/// The "text" fields of a JSON Lines file, joined by blank lines. Throws input_error 547 naming the line.
+inline std::string jsonl_texts(const std::string& raw, const std::string& path) {
+    std::string out;
+    std::size_t line_no = 0, start = 0;
+    while (start < raw.size()) {
+        std::size_t end = raw.find('\n', start);
+        if (end == std::string::npos) end = raw.size();
+        const std::string line = raw.substr(start, end - start);
+        start = end + 1;
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string())
+            throw input_error(547, "the corpus '" + path + "' line " + std::to_string(line_no) +
+                                       " is not a JSON object with a string \"text\" field");
+        if (!out.empty()) out += "\n\n";
+        out += j["text"].get<std::string>();
+    }
+    return out;
+}
+}  // namespace detail
+
+/// The whole of a UTF-8 text file (or the texts of a .jsonl file). Throws io_error 101 (cannot
+/// open), input_error 545 (empty, or only whitespace), 546 (not UTF-8: the first bad byte's offset
+/// named) and 547 (a .jsonl line without a "text" string).
 inline std::string read_corpus(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error(101, "cannot open the corpus '" + path + "'");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
-        throw input_error(545, "the corpus '" + path + "' is empty");
     if (auto at = text::first_invalid_utf8(text))
         throw input_error(546, "the corpus '" + path + "' is not UTF-8: byte " + std::to_string(*at) + " is ill-formed");
+    if (path.size() > 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0) text = detail::jsonl_texts(text, path);
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw input_error(545, "the corpus '" + path + "' is empty");
     return text;
+}
+
+/// The text cut in two at a line break near (1 − held_out) of its length: the first part to learn
+/// from, the last to test on, so test text is never seen while learning. Throws input_error 545 if
+/// held_out is not in (0, 1) or either part would be empty.
+inline std::pair<std::string, std::string> split_held_out(const std::string& text, double held_out) {
+    if (!(held_out > 0 && held_out < 1)) throw input_error(545, "the held-out share must be between 0 and 1");
+    const auto target = static_cast<std::size_t>(static_cast<double>(text.size()) * (1 - held_out));
+    std::size_t cut = text.rfind('\n', target);
+    if (cut == std::string::npos || cut == 0) cut = target;
+    std::pair<std::string, std::string> out{text.substr(0, cut), text.substr(cut)};
+    if (out.first.find_first_not_of(" \t\r\n") == std::string::npos ||
+        out.second.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw input_error(545, "the corpus is too short to keep a held-out part apart");
+    return out;
 }
 
 /// Up to `max_windows` windows of `length` tokens of `text` (encoded without special tokens, each
