@@ -4,14 +4,15 @@
 # logit lens first agrees; the full trajectory goes to build/probe.html (open it in a browser)
 # and build/probe.json. Then the analyses, each with an SVG figure in build/: the logit lens of the
 # answer, its direct-logit-attribution receipt, activation patching on an indirect-object prompt, and
-# the roles of the attention heads (build/heads.html).
+# the roles of the attention heads (build/heads.html); FFN neurons read as key-value memories, their
+# knowledge as readable rules (build/rules.json) with the rules-only engine's fidelity, and an edit.
 #   bash tools/demo.sh ["another prompt"]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tools/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build build -j"$(nproc)" --target xlens_cli inspect_model
+cmake --build build -j"$(nproc)" --target xlens_cli inspect_model neuron_memories
 model=build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 prompt=${1:-"The Eiffel Tower is in the city of"}
 echo
@@ -32,6 +33,16 @@ build/tools/xlens patch "$model" --clean "When John and Mary went to the store, 
 echo
 echo "== xlens heads: which heads do what? (30 State of the Union windows; report: build/heads.html)"
 build/tools/xlens heads "$model" --corpus build/cache/corpora/sotu.txt --sequences 30 --html build/heads.html
+echo
+echo "== xlens edit: which neurons write \" Paris\", and what switching them off does"
+build/examples/neuron_memories "$model"
+echo
+echo "== xlens neurons: one neuron as a key-value memory (keys from 60 State of the Union windows)"
+build/tools/xlens neurons "$model" --neuron L12N403 --corpus build/cache/corpora/sotu.txt --windows 60 2>/dev/null
+echo
+echo "== xlens rules: the model as readable rules, and how much of it they keep (build/rules.json)"
+build/tools/xlens rules "$model" --corpus build/cache/corpora/sotu.txt --out build/rules.json --windows 60 --eval-windows 10 2>/dev/null
+build/tools/xlens rules-predict build/rules.json --prompt "$prompt" --top 3 --receipt
 echo
 echo "== xlens generate --chat"
 build/tools/xlens generate "$model" --chat --prompt "What is the capital of France? Answer in one sentence." -n 40

@@ -28,8 +28,9 @@ fi
 
 venv=$cache/venv
 # transformer-lens is the oracle for the analyses (logit lens, attribution, patching) and the peer in
-# benchmarks/compare_patching.py. torch stays pinned in the same install so nothing can move it.
-python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens)
+# benchmarks/compare_patching.py; jsonschema checks rules.json against docs/rules.schema.json. torch
+# stays pinned in the same install so nothing can move it.
+python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens jsonschema)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating the reference-oracle venv in $venv"
   python3 -m venv "$venv"

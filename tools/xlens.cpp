@@ -6,6 +6,7 @@
 //   xlens tokenize | generate | probe MODEL --prompt TEXT ...
 //   xlens lens | attribute MODEL --prompt TEXT ...;  xlens patch MODEL --clean TEXT --corrupt TEXT ...
 //   xlens heads MODEL [--corpus FILE] ...
+//   xlens neurons | rules | edit MODEL ...;  xlens rules-predict RULES.json --prompt TEXT
 //   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
 //   xlens --version
 // (the usage text below lists every option)
@@ -25,6 +26,7 @@
 #include "cli/analysis_commands.hpp"
 #include "cli/arguments.hpp"
 #include "cli/head_commands.hpp"
+#include "cli/neuron_commands.hpp"
 #include "cli/text_commands.hpp"
 
 namespace {
@@ -79,6 +81,25 @@ const char* usage = R"(usage:
       tokens repeated twice, the rest on the corpus when given), clustered (k by silhouette unless
       --k), each head and cluster named; prints a layer x head map; --html: roles table, map, the
       selected head's pattern on --prompt (default: a random repeat), PCA scatter
+  xlens neurons MODEL [--layers 0,3-7] [--k K] [--neuron LxNy] [--show N] [--json OUT.json]
+                [--corpus FILE [--windows N] [--length T] [--contexts K] [--checkpoint STATE.json]]
+      FFN neurons as key-value memories: each neuron's output vector through the final norm's gain
+      and the unembedding (top-K promoted and suppressed tokens); with --corpus, the contexts that
+      make it fire most (top --contexts per neuron), its mean activation and how often it is active
+  xlens rules MODEL --corpus FILE --out RULES.json [--held-out 0.1] [--windows N] [--eval-windows N]
+                [--length T] [--tokens K] [--contexts K] [--trigger-length 1|2] [--layers ...]
+                [--min-bias B] [--direct-all] [--compare-random-init [--seed S]] [--checkpoint STATE.json]
+      readable rules (prior, direct path, one per neuron) harvested from the corpus minus its last
+      --held-out share; prints and stores their fidelity to the model on that held-out text, with a
+      unigram baseline and (--compare-random-init) the same pipeline on an untrained model;
+      --min-bias: leave out neuron rules moving no logit by this much (0.1); --direct-all: direct
+      rules for every token, not only the corpus's
+  xlens rules-predict RULES.json (--prompt TEXT [--model MODEL] | --tokens 1,2,3) [--top K] [--receipt]
+                [--json OUT.json]
+      next-token prediction from the rules alone (the model is not run; its tokenizer is read for
+      --prompt); --receipt: which rules fired and what each added to every listed token
+  xlens edit MODEL (--prompt TEXT | --tokens 1,2,3) --target TOKEN --edit L12N403,L3H2=0.5 [--position P]
+      ablate (or scale, =S) neurons and heads in a run; prints the target's probability before → after
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
   xlens --version
@@ -225,8 +246,22 @@ int main(int argc, char** argv) {
             return cli::cmd_heads(parse(argc, argv, {}, {"corpus", "sequences", "seq-len", "random-repeats", "repeat-length",
                                                          "k", "method", "threshold", "window", "seed", "prompt", "json",
                                                          "html"}));
+        if (command == "neurons")
+            return cli::cmd_neurons(parse(argc, argv, {}, {"layers", "k", "neuron", "show", "json", "corpus", "windows",
+                                                           "length", "contexts", "checkpoint"}));
+        if (command == "rules")
+            return cli::cmd_rules(parse(argc, argv, {"compare-random-init", "direct-all"},
+                                        {"corpus", "out", "held-out", "windows", "eval-windows", "length", "tokens", "contexts",
+                                         "trigger-length", "prior-tokens", "min-bias", "layers", "seed", "checkpoint"}));
+        if (command == "rules-predict")
+            return cli::cmd_rules_predict(parse(argc, argv, {"receipt"}, {"prompt", "tokens", "model", "top", "json"}));
+        if (command == "edit")
+            return cli::cmd_edit(parse(argc, argv, {}, {"prompt", "tokens", "target", "edit", "position"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
         throw usage_error("unknown command '" + command + "'");
+    } catch (const cli::interrupted_error& e) {
+        std::cerr << "xlens: " << e.what() << "\n";
+        return 130;
     } catch (const usage_error& e) {
         std::cerr << "xlens: " << e.what() << "\n\n" << usage;
         return 2;
