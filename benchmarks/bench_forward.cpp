@@ -36,51 +36,14 @@
 #include <xlens/run/generate.hpp>
 #include <xlens/xlens.hpp>
 
-// Declared here rather than through <cblas.h>: that header's prototypes clash with the ones
-// xtensor-blas declares, and xlens headers include the latter.
-extern "C" char* openblas_get_corename(void);
-extern "C" int openblas_get_num_threads(void);
-extern "C" char* openblas_get_config(void);
+#include "bench_common.hpp"
+
 
 namespace {
 
 constexpr std::size_t prompt_tokens = 128;
 constexpr std::size_t generate_prompt_tokens = 16;  // BM_generate: prompt = the first 16 bench token ids
 constexpr std::size_t generate_new_tokens = 64;     // greedy, no stop tokens, so always all 64
-
-std::string env_or(const char* name, const char* fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : std::string(fallback);
-}
-
-std::string gguf_path() { return env_or("XLENS_BENCH_MODEL", XLENS_BENCH_DEFAULT_MODEL); }
-std::string f32_dir() { return env_or("XLENS_BENCH_F32_DIR", XLENS_BENCH_DEFAULT_F32_DIR); }
-
-/// Resident set size in bytes, to show that opening a model maps rather than reads.
-double rss_bytes() {
-    long pages_total = 0, pages_resident = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-        if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
-        std::fclose(f);
-    }
-    return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-/// The GGUF model, loaded once for every run benchmark: loading dequantises ~540 MB, which would
-/// otherwise dominate the setup of each benchmark (Google Benchmark calls a function several times).
-const xlens::model* shared_model(benchmark::State& state) {
-    static std::optional<xlens::model> model;
-    static std::string failure;
-    if (!model && failure.empty()) {
-        try {
-            model.emplace(xlens::model::load(gguf_path()));
-        } catch (const std::exception& e) {
-            failure = std::string("cannot load the benchmark model (set XLENS_BENCH_MODEL or run tools/setup.sh): ") + e.what();
-        }
-    }
-    if (!model) state.SkipWithError(failure.c_str());
-    return model ? &*model : nullptr;
-}
 
 std::vector<xlens::token_id> bench_tokens(const xlens::model& m, std::size_t n, std::size_t first = 0) {
     std::vector<xlens::token_id> ids(n);
@@ -539,9 +502,7 @@ void BM_head_scoring(benchmark::State& state) {
     state.counters["scoring_s"] = scoring / static_cast<double>(state.iterations());
     state.counters["ratio_to_forward"] = scoring / bare;
     state.counters["rss_growth_MiB"] = growth / (1024.0 * 1024.0);
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);  // the process's peak so far, the dequantised model included
-    state.counters["peak_rss_MiB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    state.counters["peak_rss_MiB"] = peak_rss_mib();  // the process's peak so far, the dequantised model included
 }
 BENCHMARK(BM_head_scoring)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
@@ -549,14 +510,8 @@ BENCHMARK(BM_head_scoring)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime
 
 int main(int argc, char** argv) {
     // On stderr, so --benchmark_format=json keeps stdout pure JSON for compare_transformers.py.
-    const std::string core = openblas_get_corename() ? openblas_get_corename() : "?";
-    const std::string config = openblas_get_config() ? openblas_get_config() : "?";
-    const int threads = openblas_get_num_threads();
-    std::fprintf(stderr, "OpenBLAS: core %s, %d thread(s) [%s]\n", core.c_str(), threads, config.c_str());
+    const int threads = report_openblas();
     std::fprintf(stderr, "model: %s\nf32 folder: %s\n", gguf_path().c_str(), f32_dir().c_str());
-    benchmark::AddCustomContext("openblas_core", core);
-    benchmark::AddCustomContext("openblas_threads", std::to_string(threads));
-    benchmark::AddCustomContext("openblas_config", config);
     benchmark::AddCustomContext("xlens_model", gguf_path());
     benchmark::AddCustomContext("xlens_f32_dir", f32_dir());
     benchmark::AddCustomContext("xlens_prompt_tokens", std::to_string(prompt_tokens));
