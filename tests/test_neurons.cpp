@@ -274,6 +274,9 @@ TEST_CASE("rules: built from a harvest, calibrated on the corpus, round-tripped 
            "my.json: rules[" + std::to_string(last) + "].promoted[0].token: is missing");
     broken([&](auto& k) { k["rules"][1]["promoted"][1]["token"] = 53; }, 288, "rules[1].promoted[1].token: 53 is outside [0, 52]");
     broken([&](auto& k) { k["rules"][1]["promoted"][1]["logit_bias"] = "big"; }, 288, "rules[1].promoted[1].logit_bias: expected a number");
+    broken([&](auto& k) { k["rules"][1]["promoted"][1]["logit_bias"] = 1e39; }, 288, "logit_bias: is not a finite float32 number");
+    broken([&](auto& k) { k["format"] = 1; }, 289, "not an xlens rules file");
+    broken([&](auto& k) { k["model"]["d_vocab"] = 1ll << 40; }, 288, "model.d_vocab");
     broken([&](auto& k) { k["rules"][last]["typical_scaled_activation"] = -5; }, 288, "must exceed mean_scaled_activation");
     broken([&](auto& k) { k["rules"][2]["kind"] = "bogus"; }, 288, "rules[2].kind: 'bogus' is not");
     broken([&](auto& k) { k["rules"][last]["layer"] = 9; }, 288, "rules[" + std::to_string(last) + "].layer: 9 is outside");
@@ -347,12 +350,12 @@ TEST_CASE("fidelity: agreement and KL on known distributions; the unigram baseli
     auto windows = random_windows(m, 3, 10, 5);
     auto unigram = xlens::unigram_predictor({{9, 1, 1, 2}}, 4, 1, 0.0);
     std::vector<float> out(4);
-    unigram({0}, out.data());
+    unigram({0}, out);
     CHECK(out[1] == doctest::Approx(std::log(2.0 / 3)));
     CHECK(std::isinf(out[0]));
-    xlens::next_token_predictor exact = [&](const std::vector<xlens::token_id>& context, float* logits) {
+    xlens::next_token_predictor exact = [&](const std::vector<xlens::token_id>& context, std::vector<float>& logits) {
         auto l = xlens::forward(m, context);
-        std::copy(l.data() + (context.size() - 1) * 53, l.data() + context.size() * 53, logits);
+        std::copy(l.data() + (context.size() - 1) * 53, l.data() + context.size() * 53, logits.begin());
     };
     auto rows = xlens::measure_fidelity(m, windows, {{"the model itself", exact}});
     CHECK(rows[0].positions == 27);
@@ -485,4 +488,78 @@ TEST_CASE("neuron contributions sum, per layer, to direct logit attribution's ML
         }
         check_error([&] { xlens::neuron_contributions(m, tokens, 11, 6); }, 531, "position 6");
     }
+}
+
+TEST_CASE("rules: two-token triggers are calibrated on exactly the positions that end with both tokens") {
+    auto m = xlens::model::load(test::tiny_model("gpt2"));
+    auto windows = random_windows(m, 6, 16, 21);
+    xlens::neuron_value_options vo;
+    vo.k = 3;
+    auto values = xlens::neuron_values(m, vo);
+    xlens::neuron_harvester h(m, {3});
+    for (const auto& w : windows) h.add(w);
+    xlens::rule_options ro;
+    ro.tokens = 3;
+    ro.trigger_length = 2;
+    ro.min_bias = 0;
+    ro.direct = false;
+    auto rules = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    std::size_t checked = 0;
+    for (const auto& r : rules.rules) {
+        if (r.kind != xlens::rule_kind::neuron) continue;
+        for (const auto& trig : r.triggers) {
+            REQUIRE(trig.tokens.size() == 2);
+            double sum = 0;
+            std::size_t count = 0;
+            for (const auto& w : windows) {
+                auto cached = xlens::run_with_cache(m, w, xlens::hook_filter::suffix("mlp.hook_post"));
+                for (std::size_t t = 1; t < w.size(); ++t)
+                    if (w[t - 1] == trig.tokens[0] && w[t] == trig.tokens[1]) {
+                        sum += cached.cache.at({xlens::hook_kind::mlp_post, r.layer})(t, std::size_t(r.neuron));
+                        ++count;
+                    }
+            }
+            CHECK(trig.count == count);
+            CHECK(std::abs(trig.activation - sum / double(count)) < 1e-5);
+        }
+        if (++checked == 8) break;
+    }
+    CHECK(checked == 8);
+    ro.trigger_length = 9;
+    check_error([&] { xlens::build_rules(m, values, h, windows, nullptr, ro); }, 550, "1 to 8 tokens, not 9");
+    // A rules engine predicts only for its own vocabulary.
+    const xlens::rule_engine engine(rules);
+    auto predictor = xlens::rules_predictor(engine);
+    std::vector<float> wrong_size(52);
+    check_error([&] { predictor({1, 2}, wrong_size); }, 558, "vocabulary of 53 tokens, not the model's 52");
+    CHECK(engine.predict({1, 2}).top(0).empty());
+}
+
+TEST_CASE("top-k: ties keep the lower token id, also at the k-th place; repeated layers count once") {
+    xlens::detail::top_k_tracker t(2);
+    t.offer(7, 1.0f);
+    t.offer(5, 2.0f);
+    t.offer(3, 1.0f);  // ties with 7 for the last place: the lower id wins
+    t.offer(9, 1.0f);
+    auto best = t.sorted();
+    REQUIRE(best.size() == 2);
+    CHECK(best[0].token == 5);
+    CHECK(best[1].token == 3);
+    auto m = xlens::model::load(test::tiny_model("llama"));
+    xlens::neuron_value_options o;
+    o.k = 2;
+    o.layers = {1, 0, 1};
+    CHECK(xlens::neuron_values(m, o).layers == std::vector<std::size_t>{0, 1});
+    xlens::neuron_harvester h(m, {2, 1, {1, 1}});
+    CHECK(h.options().layers == std::vector<std::size_t>{1});
+}
+
+TEST_CASE("corpus: a held-out split never moves far from its share, and never cuts a character") {
+    const std::string title = "Title\n" + std::string(5000, 'a');
+    auto [learn, test_part] = xlens::split_held_out(title, 0.5);
+    CHECK(learn.size() == 2503);  // at the target, not after "Title"
+    const std::string accents = "\nxx\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";  // the target, byte 6, is inside an 'é'
+    auto [a, b] = xlens::split_held_out(accents, 0.5);
+    CHECK((static_cast<unsigned char>(b[0]) & 0xC0) != 0x80);
+    CHECK(a + b == accents);
 }

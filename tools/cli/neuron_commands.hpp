@@ -1,8 +1,9 @@
 // tools/cli/neuron_commands.hpp — `xlens neurons`, `xlens rules`, `xlens rules-predict`, `xlens edit`.
 //
 // Long harvests show progress (rate, ETA) on stderr and can be interrupted: with --checkpoint FILE
-// the state is saved every 30 s and on Ctrl-C / SIGTERM, and the same command resumes from it.
-// Outputs are written only when complete, and atomically (FILE.tmp, then renamed).
+// the state is saved every 30 s, on Ctrl-C / SIGTERM and once complete, and the same command
+// resumes from it. The neuron tables and rules.json are written only when complete, and atomically
+// (FILE.tmp, then renamed).
 #pragma once
 
 #include <atomic>
@@ -132,7 +133,7 @@ inline xlens::neuron_harvester harvest(const xlens::model& m, const std::vector<
     interrupts_caught guard;
     progress_line bar(label, windows.size(), h.windows());
     auto last_save = std::chrono::steady_clock::now();
-    while (h.windows() < windows.size()) {
+    while (true) {
         if (interrupted().load()) {
             if (checkpoint.empty())
                 throw interrupted_error("interrupted after " + std::to_string(h.windows()) + " of " + std::to_string(windows.size()) +
@@ -141,6 +142,7 @@ inline xlens::neuron_harvester harvest(const xlens::model& m, const std::vector<
             throw interrupted_error("interrupted after " + std::to_string(h.windows()) + " of " + std::to_string(windows.size()) +
                                     " windows; the state is in " + checkpoint + ": run the same command again to resume");
         }
+        if (h.windows() == windows.size()) break;
         h.add(windows[h.windows()]);
         bar.update(h.windows());
         if (!checkpoint.empty() && std::chrono::steady_clock::now() - last_save > std::chrono::seconds(30)) {
@@ -148,6 +150,8 @@ inline xlens::neuron_harvester harvest(const xlens::model& m, const std::vector<
             last_save = std::chrono::steady_clock::now();
         }
     }
+    // Complete: saved, so an interruption in what follows (rules, fidelity) does not cost the harvest.
+    if (!checkpoint.empty()) save_checkpoint(h, checkpoint, fingerprint);
     return h;
 }
 
@@ -364,7 +368,8 @@ inline int cmd_rules(const arguments& a) {
     std::optional<xlens::model> untrained;
     if (a.has("compare-random-init")) {
         untrained = xlens::random_init_like(m, number_option<std::uint64_t>(a, "seed", 0));
-        untrained_engine.emplace(make_rules(a, *untrained, tok, windows, "", "random-init"));
+        const std::string checkpoint = a.has("checkpoint") ? a.get("checkpoint") + ".random-init" : "";
+        untrained_engine.emplace(make_rules(a, *untrained, tok, windows, checkpoint, "random-init"));
         predictors.push_back({"random-init model's rules", xlens::rules_predictor(*untrained_engine)});
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -379,6 +384,7 @@ inline int cmd_rules(const arguments& a) {
     rules.fidelity = fidelity;
     xlens::save_rules(rules, out_path);
     finish_checkpoint(a.get("checkpoint"));
+    if (untrained && a.has("checkpoint")) finish_checkpoint(a.get("checkpoint") + ".random-init");
     std::cerr << "xlens: wrote " << out_path << "\n";
 
     std::printf("fidelity to %s on %zu held-out positions (%zu windows)\n", m.source().c_str(), table[0].positions, test_windows.size());
@@ -393,7 +399,8 @@ inline int cmd_rules_predict(const arguments& a) {
     std::optional<xlens::tokenizer> tok;
     if (a.has("prompt")) {
         // Only the tokenizer is read from the model the rules came from; the transformer is not run.
-        const std::string source = a.get("model", rules.model.value("source", ""));
+        const auto& recorded = rules.model.contains("source") ? rules.model["source"] : nlohmann::json();
+        const std::string source = a.get("model", recorded.is_string() ? recorded.get<std::string>() : "");
         if (source.empty()) throw usage_error("--prompt needs the model's tokenizer: give --model MODEL");
         tok = xlens::load_tokenizer(source);
     }

@@ -6,7 +6,8 @@
 //
 // The key side of a neuron's key-value memory: the contexts where its activation (TransformerLens's
 // blocks.L.mlp.hook_post, after the nonlinearity and, in gated MLPs, the gate) is highest. Each run
-// streams through a hook, so memory is neurons × k whatever the corpus size. Ranking is by signed
+// streams through a hook, so memory is neurons × k whatever the corpus size (plus one window's
+// activations, layers × T × d_mlp floats, kept until the run reaches the final norm). Ranking is by signed
 // activation: in a gated MLP a strongly negative activation flips the neuron's output vector, and
 // those contexts are not its "firing" ones. The first `skip_first` positions of every window are
 // left out (position 0 is an attention sink whose activations are unlike any other position's).
@@ -117,6 +118,8 @@ inline neuron_harvester::neuron_harvester(const model& m, harvest_options option
     if (options_.k == 0) throw input_error(550, "k (contexts per neuron) must be at least 1");
     if (options_.layers.empty())
         for (std::size_t L = 0; L < c.n_layers; ++L) options_.layers.push_back(L);
+    std::sort(options_.layers.begin(), options_.layers.end());  // "2-4,3" harvests each layer once
+    options_.layers.erase(std::unique(options_.layers.begin(), options_.layers.end()), options_.layers.end());
     layer_index_.assign(c.n_layers, -1);
     for (std::size_t i = 0; i < options_.layers.size(); ++i) {
         detail::check_layer(c, options_.layers[i]);
@@ -260,7 +263,13 @@ inline void neuron_harvester::restore(const nlohmann::json& j, const std::string
             s.scaled_sum = e.at(1).get<double>();
             s.positive = e.at(2).get<std::uint64_t>();
             s.max = e.at(3).is_null() ? -std::numeric_limits<float>::infinity() : e.at(3).get<float>();
-            for (const auto& c : e.at(4)) offer(s, {c.at(0).get<std::uint32_t>(), c.at(1).get<std::uint32_t>(), c.at(2).get<float>()});
+            for (const auto& c : e.at(4)) {
+                const activating_context ctx{c.at(0).get<std::uint32_t>(), c.at(1).get<std::uint32_t>(), c.at(2).get<float>()};
+                if (ctx.window >= j.at("windows").get<std::size_t>())
+                    throw format_error(287, "the saved harvest is malformed: a context in window " + std::to_string(ctx.window) +
+                                                " of " + j.at("windows").dump());
+                offer(s, ctx);
+            }
         }
         slots_ = std::move(slots);
         probability_sum_ = std::move(probability_sum);

@@ -219,6 +219,8 @@ inline neuron_value_table neuron_values(const model& m, const neuron_value_optio
     if (options.layers.empty())
         for (std::size_t L = 0; L < c.n_layers; ++L) table.layers.push_back(L);
     else table.layers = options.layers;
+    std::sort(table.layers.begin(), table.layers.end());  // each layer once, in order
+    table.layers.erase(std::unique(table.layers.begin(), table.layers.end()), table.layers.end());
     for (auto L : table.layers) detail::check_layer(c, L);
     table.neurons.reserve(table.layers.size() * table.d_mlp);
     for (auto L : table.layers) {

@@ -49,7 +49,6 @@ struct receipt_line {
 
 class rule_engine {
 public:
-    /// Throws input_error 550 if a neuron rule's trigger is longer than 8 tokens (contexts are matched from the end).
     explicit rule_engine(rule_set rules);
 
     /// Fires the rules on `context` (token ids; the last is the current token). Throws input_error
@@ -88,17 +87,19 @@ private:
     double top1_ = 0, top5_ = 0, kl_ = 0;
 };
 
-/// A predictor: writes logits [d_vocab] for the token after `context`.
-using next_token_predictor = std::function<void(const std::vector<token_id>& context, float* logits)>;
+/// A predictor: fills `logits` (sized to the model's vocabulary, zeroed) for the token after `context`.
+using next_token_predictor = std::function<void(const std::vector<token_id>& context, std::vector<float>& logits)>;
 
 /// Runs `full` on each held-out window and scores every predictor at every position from
-/// `skip_first` on. Throws input_error 557 if no position is scored.
+/// `skip_first` on. Throws input_error 557 if no position is scored, and what the predictors throw.
 inline std::vector<fidelity_result> measure_fidelity(const model& full, const std::vector<std::vector<token_id>>& windows,
                                                      const std::vector<std::pair<std::string, next_token_predictor>>& predictors,
                                                      std::size_t skip_first = 1);
 
-/// A predictor from a rule engine.
+/// A predictor from a rule engine (which must outlive it). Throws input_error 558 when asked for a
+/// vocabulary other than the rules'.
 inline next_token_predictor rules_predictor(const rule_engine& engine);
+next_token_predictor rules_predictor(rule_engine&&) = delete;  // would dangle
 /// The unigram baseline: log((count + α) / (N + α V)) for every context, counts of the tokens at
 /// positions ≥ skip_first of `windows` (the harvest corpus).
 inline next_token_predictor unigram_predictor(const std::vector<std::vector<token_id>>& windows, std::size_t vocab,
@@ -109,6 +110,7 @@ inline nlohmann::json to_json(const std::vector<fidelity_result>& rows);
 // ---- definitions -------------------------------------------------------------------------------
 
 inline std::vector<token_score> rule_prediction::top(std::size_t k) const {
+    if (k == 0 || logits.empty()) return {};
     detail::top_k_tracker t(std::min(k, logits.size()));
     for (std::size_t i = 0; i < logits.size(); ++i) t.offer(static_cast<token_id>(i), logits[i]);
     return t.sorted();
@@ -118,12 +120,7 @@ inline rule_engine::rule_engine(rule_set rules) : rules_(std::move(rules)) {
     for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
         const auto& r = rules_.rules[i];
         if (r.triggers.empty()) always_.push_back(i);
-        for (std::size_t t = 0; t < r.triggers.size(); ++t) {
-            if (r.triggers[t].tokens.size() > 8)
-                throw input_error(550, "rule " + std::to_string(i) + " has a trigger of " + std::to_string(r.triggers[t].tokens.size()) +
-                                           " tokens; at most 8 are matched");
-            by_last_token_[r.triggers[t].tokens.back()].push_back({i, t});
-        }
+        for (std::size_t t = 0; t < r.triggers.size(); ++t) by_last_token_[r.triggers[t].tokens.back()].push_back({i, t});
     }
 }
 
@@ -224,7 +221,7 @@ inline std::vector<fidelity_result> measure_fidelity(const model& full, const st
             if (t < skip_first) continue;
             for (std::size_t i = 0; i < predictors.size(); ++i) {
                 std::fill(predicted.begin(), predicted.end(), 0.0f);
-                predictors[i].second(context, predicted.data());
+                predictors[i].second(context, predicted);
                 meters[i].add(logits.data() + t * V, predicted.data(), V);
             }
         }
@@ -237,9 +234,11 @@ inline std::vector<fidelity_result> measure_fidelity(const model& full, const st
 }
 
 inline next_token_predictor rules_predictor(const rule_engine& engine) {
-    return [&engine](const std::vector<token_id>& context, float* logits) {
-        auto p = engine.predict(context);
-        std::copy(p.logits.begin(), p.logits.end(), logits);
+    return [&engine](const std::vector<token_id>& context, std::vector<float>& logits) {
+        if (logits.size() != engine.rules().d_vocab)
+            throw input_error(558, "the rules are for a vocabulary of " + std::to_string(engine.rules().d_vocab) +
+                                       " tokens, not the model's " + std::to_string(logits.size()));
+        logits = engine.predict(context).logits;
     };
 }
 
@@ -249,13 +248,15 @@ inline next_token_predictor unigram_predictor(const std::vector<std::vector<toke
     double total = 0;
     for (const auto& w : windows)
         for (std::size_t t = std::min(skip_first, w.size()); t < w.size(); ++t) {
+            if (w[t] < 0 || static_cast<std::size_t>(w[t]) >= vocab)
+                throw input_error(502, "token " + std::to_string(w[t]) + " is outside the vocabulary of " + std::to_string(vocab));
             counts[static_cast<std::size_t>(w[t])] += 1;
             total += 1;
         }
     auto log_p = std::make_shared<std::vector<float>>(vocab);
     for (std::size_t i = 0; i < vocab; ++i)
         (*log_p)[i] = static_cast<float>(std::log((counts[i] + alpha) / (total + alpha * static_cast<double>(vocab))));
-    return [log_p](const std::vector<token_id>&, float* logits) { std::copy(log_p->begin(), log_p->end(), logits); };
+    return [log_p](const std::vector<token_id>&, std::vector<float>& logits) { logits = *log_p; };
 }
 
 inline nlohmann::json to_json(const std::vector<fidelity_result>& rows) {

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <string>
@@ -353,7 +354,8 @@ inline rule_set build_rules(const model& m, const neuron_value_table& values, co
     if (options.tokens == 0 || options.tokens > values.k)
         throw input_error(550, "rules list between 1 and " + std::to_string(values.k) + " tokens (the value table's k), not " +
                                    std::to_string(options.tokens));
-    if (options.trigger_length == 0) throw input_error(550, "a trigger needs at least 1 token");
+    if (options.trigger_length == 0 || options.trigger_length > 8)
+        throw input_error(550, "a trigger is 1 to 8 tokens, not " + std::to_string(options.trigger_length));
     if (keys.positions() == 0 || keys.windows() != windows.size())
         throw input_error(555, "the harvest covers " + std::to_string(keys.windows()) + " windows and " +
                                    std::to_string(keys.positions()) + " positions; rules need a complete, non-empty harvest of the " +
@@ -422,7 +424,7 @@ struct rule_reader {
     double number(const nlohmann::json& v, const std::string& path) const {
         if (!v.is_number()) fail(path, "expected a number, got " + v.dump());
         double x = v.get<double>();
-        if (!std::isfinite(x)) fail(path, "is not finite");
+        if (!std::isfinite(x) || std::abs(x) > std::numeric_limits<float>::max()) fail(path, "is not a finite float32 number");
         return x;
     }
     long long integer(const nlohmann::json& v, const std::string& path, long long lo, long long hi) const {
@@ -496,14 +498,14 @@ struct rule_reader {
 
 inline rule_set rules_from_json(const nlohmann::json& j, const std::string& where) {
     detail::rule_reader in{where};
-    if (!j.is_object() || j.value("format", "") != "xlens-rules")
+    if (!j.is_object() || !j.contains("format") || j["format"] != "xlens-rules")
         throw format_error(289, where + ": not an xlens rules file (its \"format\" is not \"xlens-rules\")");
     if (!j.contains("version") || j["version"] != 1)
         throw format_error(289, where + ": rules format version " + (j.contains("version") ? j["version"].dump() : "(missing)") +
                                     " is not the version 1 this xlens reads");
     rule_set r;
     r.model = in.field(j, "(top level)", "model");
-    in.d_vocab = static_cast<std::size_t>(in.integer(in.field(r.model, "model", "d_vocab"), "model.d_vocab", 1, 1ll << 31));
+    in.d_vocab = static_cast<std::size_t>(in.integer(in.field(r.model, "model", "d_vocab"), "model.d_vocab", 1, 1ll << 24));
     const long long n_layers = in.integer(in.field(r.model, "model", "n_layers"), "model.n_layers", 1, 1 << 20);
     const long long d_mlp = in.integer(in.field(r.model, "model", "d_mlp"), "model.d_mlp", 1, 1ll << 31);
     r.d_vocab = in.d_vocab;

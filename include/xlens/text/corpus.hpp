@@ -8,6 +8,7 @@
 // field is taken; the texts are joined by blank lines).
 #pragma once
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -67,7 +68,13 @@ inline std::pair<std::string, std::string> split_held_out(const std::string& tex
     if (!(held_out > 0 && held_out < 1)) throw input_error(545, "the held-out share must be between 0 and 1");
     const auto target = static_cast<std::size_t>(static_cast<double>(text.size()) * (1 - held_out));
     std::size_t cut = text.rfind('\n', target);
-    if (cut == std::string::npos || cut == 0) cut = target;
+    // A line break far before the target (a title line, then one long line) would move the share
+    // (far: over 5% of the text and over 1 KB):
+    // then cut at the target itself, backed up to the start of a UTF-8 character.
+    if (cut == std::string::npos || cut == 0 || target - cut > std::max<std::size_t>(text.size() / 20, 1024)) {
+        cut = target;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    }
     std::pair<std::string, std::string> out{text.substr(0, cut), text.substr(cut)};
     if (out.first.find_first_not_of(" \t\r\n") == std::string::npos ||
         out.second.find_first_not_of(" \t\r\n") == std::string::npos)
