@@ -38,7 +38,7 @@ echo "== xlens edit: which neurons write \" Paris\", and what switching them off
 build/examples/neuron_memories "$model"
 echo
 echo "== xlens neurons: one neuron as a key-value memory (keys from 60 State of the Union windows)"
-build/tools/xlens neurons "$model" --neuron L12N403 --corpus build/cache/corpora/sotu.txt --windows 60 2>/dev/null
+build/tools/xlens neurons "$model" --neuron L24N917 --corpus build/cache/corpora/sotu.txt --windows 60 2>/dev/null
 echo
 echo "== xlens rules: the model as readable rules, and how much of it they keep (build/rules.json)"
 build/tools/xlens rules "$model" --corpus build/cache/corpora/sotu.txt --out build/rules.json --windows 60 --eval-windows 10 2>/dev/null

@@ -269,7 +269,7 @@ inline int cmd_neurons(const arguments& a) {
             std::printf("  fires on (mean %.3f, active %.1f%% of positions):\n", act.mean, 100 * act.frequency);
             for (std::size_t i = 0; i < std::min<std::size_t>(act.top.size(), 5); ++i)
                 std::printf("    %7.3f  %s\n", static_cast<double>(act.top[i].activation),
-                            shown(context_text(windows[act.top[i].window], act.top[i].position, *t), 60).c_str());
+                            shown(context_text(windows[act.top[i].window], act.top[i].position, *t), 200).c_str());
         }
     };
 
