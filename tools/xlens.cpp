@@ -88,12 +88,14 @@ const char* usage = R"(usage:
       make it fire most (top --contexts per neuron), its mean activation and how often it is active
   xlens rules MODEL --corpus FILE --out RULES.json [--held-out 0.1] [--windows N] [--eval-windows N]
                 [--length T] [--tokens K] [--contexts K] [--trigger-length 1|2] [--layers ...]
-                [--min-bias B] [--direct-all] [--compare-random-init [--seed S]] [--checkpoint STATE.json]
+                [--min-bias B] [--min-count N] [--direct-all] [--compare-random-init [--seed S]]
+                [--checkpoint STATE.json]
       readable rules (prior, direct path, one per neuron) harvested from the corpus minus its last
       --held-out share; prints and stores their fidelity to the model on that held-out text, with a
       unigram baseline and (--compare-random-init) the same pipeline on an untrained model;
-      --min-bias: leave out neuron rules moving no logit by this much (0.1); --direct-all: direct
-      rules for every token, not only the corpus's
+      --min-bias: leave out neuron rules moving no logit by this much (0.1); --min-count: leave out
+      triggers seen at fewer corpus positions (1); --direct-all: direct rules for every token, not
+      only the corpus's
   xlens rules-predict RULES.json (--prompt TEXT [--model MODEL] | --tokens 1,2,3) [--top K] [--receipt]
                 [--json OUT.json]
       next-token prediction from the rules alone (the model is not run; its tokenizer is read for
@@ -252,7 +254,7 @@ int main(int argc, char** argv) {
         if (command == "rules")
             return cli::cmd_rules(parse(argc, argv, {"compare-random-init", "direct-all"},
                                         {"corpus", "out", "held-out", "windows", "eval-windows", "length", "tokens", "contexts",
-                                         "trigger-length", "prior-tokens", "min-bias", "layers", "seed", "checkpoint"}));
+                                         "trigger-length", "prior-tokens", "min-bias", "min-count", "layers", "seed", "checkpoint"}));
         if (command == "rules-predict")
             return cli::cmd_rules_predict(parse(argc, argv, {"receipt"}, {"prompt", "tokens", "model", "top", "json"}));
         if (command == "edit")

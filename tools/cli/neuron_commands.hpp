@@ -327,6 +327,7 @@ inline xlens::rule_set make_rules(const arguments& a, const xlens::model& m, con
     ro.trigger_length = number_option<std::size_t>(a, "trigger-length", 1);
     ro.prior_tokens = number_option<std::size_t>(a, "prior-tokens", 0);
     ro.min_bias = number_option<double>(a, "min-bias", 0.1);
+    ro.min_count = number_option<std::size_t>(a, "min-count", 1);
     ro.direct_all_tokens = a.has("direct-all");
     xlens::neuron_value_options vo;
     vo.k = ro.tokens;
@@ -357,10 +358,12 @@ inline int cmd_rules(const arguments& a) {
     rules.corpus["source"] = a.get("corpus");
     rules.corpus["held_out_share"] = held_out;
     const xlens::rule_engine all(rules), prior_direct(rules_of_kinds(rules, {xlens::rule_kind::prior, xlens::rule_kind::direct})),
+        prior_neurons(rules_of_kinds(rules, {xlens::rule_kind::prior, xlens::rule_kind::neuron})),
         prior(rules_of_kinds(rules, {xlens::rule_kind::prior}));
     std::vector<std::pair<std::string, xlens::next_token_predictor>> predictors = {
         {"rules (prior + direct + neurons)", xlens::rules_predictor(all)},
         {"rules: prior + direct", xlens::rules_predictor(prior_direct)},
+        {"rules: prior + neurons", xlens::rules_predictor(prior_neurons)},
         {"rules: prior only", xlens::rules_predictor(prior)},
         {"unigram (harvest corpus)", xlens::unigram_predictor(windows, m.config().d_vocab)},
     };

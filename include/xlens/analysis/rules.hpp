@@ -98,6 +98,7 @@ struct rule_options {
     std::size_t prior_tokens = 0;     // tokens the prior lists (0: every token)
     std::size_t trigger_length = 1;   // tokens per trigger: 1 the current token, 2 the previous one too
     double min_bias = 0.1;            // neuron rules whose largest |logit bias| is smaller are left out
+    std::size_t min_count = 1;        // triggers seen at fewer corpus positions are left out
     bool direct_all_tokens = false;   // direct rules for every token, not only those the corpus holds
     bool prior = true, direct = true, neurons = true;
 };
@@ -319,7 +320,7 @@ inline void add_neuron_rules(rule_set& out, std::vector<rule> candidates, const 
         std::size_t occurrences = 0;
         for (std::size_t t = 0; t < r.triggers.size(); ++t) {
             const auto& s = calibration.triggers[c][t];
-            if (s.count == 0) continue;
+            if (s.count == 0 || s.count < o.min_count) continue;
             rule_trigger trig = r.triggers[t];
             trig.count = s.count;
             trig.activation = static_cast<float>(s.activation / static_cast<double>(s.count));
