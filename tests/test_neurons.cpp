@@ -525,6 +525,21 @@ TEST_CASE("rules: two-token triggers are calibrated on exactly the positions tha
         if (++checked == 8) break;
     }
     CHECK(checked == 8);
+    ro.trigger_length = 1;
+    ro.min_count = 3;  // triggers seen at fewer positions are dropped, and only those
+    auto frequent = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    ro.min_count = 1;
+    auto all = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    std::size_t kept = 0, eligible = 0;
+    for (const auto& r : frequent.rules)
+        for (const auto& t : r.triggers) {
+            ++kept;
+            CHECK(t.count >= 3);
+        }
+    for (const auto& r : all.rules)
+        for (const auto& t : r.triggers) eligible += t.count >= 3;
+    CHECK(kept == eligible);
+    CHECK(kept > 0);
     ro.trigger_length = 9;
     check_error([&] { xlens::build_rules(m, values, h, windows, nullptr, ro); }, 550, "1 to 8 tokens, not 9");
     // A rules engine predicts only for its own vocabulary.
