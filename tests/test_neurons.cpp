@@ -37,6 +37,20 @@ std::vector<std::vector<xlens::token_id>> random_windows(const xlens::model& m, 
     return out;
 }
 
+/// What rules are built from: value tables (k tokens), a harvest (3 contexts per neuron) over random windows.
+struct rule_inputs {
+    std::vector<std::vector<xlens::token_id>> windows;
+    xlens::neuron_value_table values;
+    xlens::neuron_harvester keys;
+    rule_inputs(const xlens::model& m, std::size_t k, unsigned seed)
+        : windows(random_windows(m, 6, 16, seed)), values(xlens::neuron_values(m, {k})), keys(m, {3}) {
+        for (const auto& w : windows) keys.add(w);
+    }
+    xlens::rule_set build(const xlens::model& m, xlens::rule_options o) const {
+        return xlens::build_rules(m, values, keys, windows, nullptr, o);
+    }
+};
+
 template <class F>
 void check_error(F&& f, int id, const std::string& words) {
     try {
@@ -190,16 +204,14 @@ TEST_CASE("harvest: a saved and restored harvest continues exactly where it stop
 TEST_CASE("rules: built from a harvest, calibrated on the corpus, round-tripped through rules.json") {
     auto m = xlens::model::load(test::tiny_model("llama"));
     const auto& c = m.config();
-    auto windows = random_windows(m, 6, 16, 11);
-    xlens::neuron_value_options vo;
-    vo.k = 4;
-    auto values = xlens::neuron_values(m, vo);
-    xlens::neuron_harvester h(m, {3});
-    for (const auto& w : windows) h.add(w);
+    const rule_inputs in(m, 4, 11);
+    const auto& windows = in.windows;
+    const auto& values = in.values;
+    const auto& h = in.keys;
     xlens::rule_options ro;
     ro.tokens = 4;
     ro.min_bias = 0;
-    auto rules = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    auto rules = in.build(m, ro);
     REQUIRE(rules.rules.size() > 2);
     CHECK(rules.rules[0].kind == xlens::rule_kind::prior);
     std::size_t direct = 0, neurons = 0;
@@ -492,18 +504,14 @@ TEST_CASE("neuron contributions sum, per layer, to direct logit attribution's ML
 
 TEST_CASE("rules: two-token triggers are calibrated on exactly the positions that end with both tokens") {
     auto m = xlens::model::load(test::tiny_model("gpt2"));
-    auto windows = random_windows(m, 6, 16, 21);
-    xlens::neuron_value_options vo;
-    vo.k = 3;
-    auto values = xlens::neuron_values(m, vo);
-    xlens::neuron_harvester h(m, {3});
-    for (const auto& w : windows) h.add(w);
+    const rule_inputs in(m, 3, 21);
+    const auto& windows = in.windows;
     xlens::rule_options ro;
     ro.tokens = 3;
     ro.trigger_length = 2;
     ro.min_bias = 0;
     ro.direct = false;
-    auto rules = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    auto rules = in.build(m, ro);
     std::size_t checked = 0;
     for (const auto& r : rules.rules) {
         if (r.kind != xlens::rule_kind::neuron) continue;
@@ -527,9 +535,9 @@ TEST_CASE("rules: two-token triggers are calibrated on exactly the positions tha
     CHECK(checked == 8);
     ro.trigger_length = 1;
     ro.min_count = 3;  // triggers seen at fewer positions are dropped, and only those
-    auto frequent = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    auto frequent = in.build(m, ro);
     ro.min_count = 1;
-    auto all = xlens::build_rules(m, values, h, windows, nullptr, ro);
+    auto all = in.build(m, ro);
     std::size_t kept = 0, eligible = 0;
     for (const auto& r : frequent.rules)
         for (const auto& t : r.triggers) {
@@ -541,7 +549,7 @@ TEST_CASE("rules: two-token triggers are calibrated on exactly the positions tha
     CHECK(kept == eligible);
     CHECK(kept > 0);
     ro.trigger_length = 9;
-    check_error([&] { xlens::build_rules(m, values, h, windows, nullptr, ro); }, 550, "1 to 8 tokens, not 9");
+    check_error([&] { in.build(m, ro); }, 550, "1 to 8 tokens, not 9");
     // A rules engine predicts only for its own vocabulary.
     const xlens::rule_engine engine(rules);
     auto predictor = xlens::rules_predictor(engine);
