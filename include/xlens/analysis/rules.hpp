@@ -18,7 +18,7 @@
 //           where the context ends with the trigger, and s̄ its mean over all positions.
 // Measuring the scaled activation per position matters: a few neurons fire with "massive"
 // activations (hundreds) exactly where the residual stream is so large that the final norm divides
-// them back down; an activation times the corpus-mean 1/scale would overstate them a hundredfold.
+// them back down; an activation times the corpus-mean 1/scale overstates them several times over.
 // Each token list is centred (the row's mean score over the vocabulary subtracted), so a token a rule
 // does not list gets what the rule gives an average token: 0. The format is docs/rules.schema.json.
 #pragma once
