@@ -89,6 +89,21 @@ inline double dot(const float* a, const float* b, std::size_t n) {
     return s;
 }
 
+/// u = c(γ ⊙ direction): a residual vector v moves direction's logit by v · u / scale. LayerNorm's
+/// centring moves onto u because Σ (v − v̄) γ U = Σ v (γ U − mean(γ U)).
+inline std::vector<float> logit_reading_direction(const model& m, const std::vector<float>& direction) {
+    const std::size_t d = direction.size();
+    std::vector<float> u(d);
+    for (std::size_t i = 0; i < d; ++i) u[i] = direction[i] * m.weights().ln_final.w.data[i];
+    if (m.config().norm.kind == norm_kind::layer_norm) {
+        double mean = 0;
+        for (float x : u) mean += x;
+        mean /= static_cast<double>(d);
+        for (auto& x : u) x = static_cast<float>(x - mean);
+    }
+    return u;
+}
+
 }  // namespace detail
 
 inline attribution_result direct_logit_attribution(const model& m, const std::vector<token_id>& tokens,
@@ -122,14 +137,7 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
         auto other = blocks::unembed_direction(w.unembed, static_cast<std::size_t>(*options.versus));
         for (std::size_t i = 0; i < d; ++i) raw[i] -= other[i];
     }
-    std::vector<float> u(d);
-    for (std::size_t i = 0; i < d; ++i) u[i] = raw[i] * w.ln_final.w.data[i];
-    if (c.norm.kind == norm_kind::layer_norm) {
-        double mean = 0;
-        for (float x : u) mean += x;
-        mean /= static_cast<double>(d);
-        for (auto& x : u) x = static_cast<float>(x - mean);
-    }
+    const std::vector<float> u = detail::logit_reading_direction(m, raw);
     const double inv_scale = 1.0 / static_cast<double>(r.final_scale);
     auto read = [&](const float* x) { return detail::dot(x, u.data(), d) * inv_scale; };
     auto add = [&](component_kind kind, int layer, int head, std::string label, double value) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "xlens/analysis/direct_logit_attribution.hpp"
 #include "xlens/analysis/logit_lens.hpp"
 #include "xlens/blocks/matmul.hpp"
 #include "xlens/blocks/unembed.hpp"
@@ -83,13 +84,7 @@ inline std::vector<neuron_contribution> neuron_contributions(const model& m, con
         throw input_error(531, "position " + std::to_string(pos) + " is past the end of the " + std::to_string(tokens.size()) +
                                    "-token sequence");
     auto [logits, cache] = run_with_cache(m, tokens, hook_filter::kinds({hook_kind::mlp_post, hook_kind::ln_final_scale}));
-    // u = c(γ ⊙ W_U[:, target]): a residual vector v moves the logit by v · u / scale (LayerNorm's
-    // centring moves onto u because Σ (v − v̄) γ U = Σ v (γ U − mean(γ U))).
-    auto u = blocks::unembed_direction(w.unembed, static_cast<std::size_t>(target));
-    double mean = 0;
-    for (std::size_t j = 0; j < u.size(); ++j) mean += u[j] *= w.ln_final.w.data[j];
-    if (c.norm.kind == norm_kind::layer_norm)
-        for (auto& x : u) x = static_cast<float>(x - mean / static_cast<double>(u.size()));
+    const auto u = detail::logit_reading_direction(m, blocks::unembed_direction(w.unembed, static_cast<std::size_t>(target)));
     const double inverse_scale = 1.0 / static_cast<double>(cache.at({hook_kind::ln_final_scale, -1}).data()[pos]);
     std::vector<neuron_contribution> out;
     std::vector<float> read(c.mlp.d_mlp);
