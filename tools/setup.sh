@@ -13,7 +13,8 @@ cache=${XLENS_CACHE:-$root/build/cache}
 mkdir -p "$cache"
 
 debian_packages=(build-essential cmake ccache pkg-config python3-venv unzip
-  libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libpcre2-dev)
+  libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libpcre2-dev
+  libsqlite3-dev sqlite3)
 if [ "${1:-}" = --browser ]; then debian_packages+=(chromium); fi
 missing=()
 for p in "${debian_packages[@]}"; do

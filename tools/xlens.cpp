@@ -25,6 +25,7 @@
 
 #include "cli/analysis_commands.hpp"
 #include "cli/arguments.hpp"
+#include "cli/database_commands.hpp"
 #include "cli/head_commands.hpp"
 #include "cli/neuron_commands.hpp"
 #include "cli/text_commands.hpp"
@@ -104,9 +105,21 @@ const char* usage = R"(usage:
       ablate (or scale, =S) neurons and heads in a run; prints the target's probability before → after
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
+  xlens export MODEL --sqlite OUT.db [--neuron-tokens K] [--head-copying] [--rules RULES.json] [--no-verify]
+      the model as an SQLite database (docs/database.md): tokens, heads, neurons, norms as rows, vectors
+      in the checkpoint's own bytes; written to OUT.db.tmp, rebuilt and checked against every source
+      SHA-256, then renamed; --neuron-tokens: each neuron's top-K promoted and suppressed tokens;
+      --head-copying: each head's OV copying score; --rules: a rules.json from xlens rules
+  xlens import DB (--safetensors OUT.safetensors | --files DIR)
+      every tensor back, bytes identical to the source's (config and tokenizer files beside it), or
+      (--files) the source's files themselves, byte for byte
+  xlens query DB (--sql 'SELECT ...' | --examples) [--json]
+      read-only SQL with the vector functions (vec_dot, vec_cosine, vec_norm, vec_mul, vec_center, ...);
+      --examples: run the documented example queries and time each
   xlens --version
 
-MODEL: a Hugging Face folder, a .safetensors file with config.json beside it, or a .gguf file.
+MODEL: a Hugging Face folder, a .safetensors file with config.json beside it, a .gguf file, or a
+database written by xlens export.
 TOKEN: text that is exactly one token (e.g. " Paris", with its leading space), or id:N.
 )";
 
@@ -260,6 +273,10 @@ int main(int argc, char** argv) {
         if (command == "edit")
             return cli::cmd_edit(parse(argc, argv, {}, {"prompt", "tokens", "target", "edit", "position"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
+        if (command == "export")
+            return cli::cmd_export(parse(argc, argv, {"head-copying", "no-verify"}, {"sqlite", "neuron-tokens", "rules"}));
+        if (command == "import") return cli::cmd_import(parse(argc, argv, {}, {"safetensors", "files"}));
+        if (command == "query") return cli::cmd_query(parse(argc, argv, {"examples", "json"}, {"sql"}));
         throw usage_error("unknown command '" + command + "'");
     } catch (const cli::interrupted_error& e) {
         std::cerr << "xlens: " << e.what() << "\n";

@@ -65,6 +65,8 @@ class gguf_file {
 public:
     /// Maps and validates `path`. Throws io_error 1xx, format_error 2xx (see the list above).
     explicit gguf_file(const std::string& path);
+    /// Validates bytes already mapped or in memory (see mapped_file::from_memory); same errors.
+    explicit gguf_file(mapped_file bytes);
 
     /// The path the file was opened with.
     const std::string& path() const { return *path_; }
@@ -74,6 +76,8 @@ public:
     std::uint64_t alignment() const { return alignment_; }
     /// File offset of the data section (tensor offsets are relative to it).
     std::uint64_t data_offset() const { return data_offset_; }
+    /// The underlying mapping (e.g. to find a tensor's byte offset in the file).
+    const mapped_file& mapping() const { return map_; }
 
     /// Every tensor, in file order; data points into the mapping, shape is row-major.
     const std::vector<tensor_ref>& tensors() const { return tensors_; }
@@ -224,8 +228,10 @@ inline gguf_tensor_info gguf_read_tensor_info(gguf_cursor& c, std::uint64_t inde
 
 }  // namespace detail
 
-inline gguf_file::gguf_file(const std::string& path)
-    : path_(std::make_unique<const std::string>(path)), map_(path) {
+inline gguf_file::gguf_file(const std::string& path) : gguf_file(mapped_file(path)) {}
+
+inline gguf_file::gguf_file(mapped_file bytes)
+    : path_(std::make_unique<const std::string>(bytes.path())), map_(std::move(bytes)) {
     parse();
 }
 

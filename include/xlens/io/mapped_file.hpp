@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -49,6 +50,17 @@ public:
         ::close(fd);  // the mapping keeps its own reference to the file
     }
 
+    /// Bytes already in memory (e.g. a file rebuilt from a weight database) behind the same interface,
+    /// so every reader works on them unchanged. `name` stands in for the path in error messages.
+    static mapped_file from_memory(std::string name, std::vector<std::uint8_t> bytes) {
+        mapped_file m;
+        m.path_ = std::move(name);
+        m.owned_ = std::move(bytes);
+        m.data_ = m.owned_.data();
+        m.size_ = m.owned_.size();
+        return m;
+    }
+
     mapped_file(const mapped_file&) = delete;
     mapped_file& operator=(const mapped_file&) = delete;
     mapped_file(mapped_file&& other) noexcept { swap(other); }
@@ -67,7 +79,8 @@ public:
 
 private:
     void unmap() noexcept {
-        if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+        if (data_ != nullptr && owned_.empty()) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+        owned_.clear();
         data_ = nullptr;
         size_ = 0;
     }
@@ -75,11 +88,13 @@ private:
         std::swap(path_, o.path_);
         std::swap(data_, o.data_);
         std::swap(size_, o.size_);
+        std::swap(owned_, o.owned_);  // a vector's buffer keeps its address when swapped
     }
 
     std::string path_;
     const std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
+    std::vector<std::uint8_t> owned_;  // from_memory's bytes; empty for a real mapping
 };
 
 }  // namespace xlens::io

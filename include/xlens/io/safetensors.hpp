@@ -68,6 +68,8 @@ class safetensors_file {
 public:
     /// Maps and validates `path`. Throws io_error 101-103 (cannot open/map), format_error 250-272/285.
     explicit safetensors_file(const std::string& path);
+    /// Validates bytes already mapped or in memory (see mapped_file::from_memory); same errors.
+    explicit safetensors_file(mapped_file bytes);
 
     const std::string& path() const { return *path_; }
     /// Every tensor, in the order of its bytes in the file.
@@ -99,6 +101,14 @@ public:
     /// Opens a .safetensors file, a model.safetensors.index.json, or a folder holding either
     /// (model.safetensors preferred). Throws format_error 250-285, io_error 101-103.
     static safetensors_checkpoint open(const std::string& path);
+    /// A checkpoint made of shards already opened (e.g. rebuilt in memory from a weight database).
+    /// `origin` names it in messages. Throws format_error 279 if two shards hold the same tensor.
+    static safetensors_checkpoint from_shards(const std::string& origin, std::vector<std::unique_ptr<safetensors_file>> shards) {
+        safetensors_checkpoint ck;
+        ck.origin_ = origin;
+        for (auto& s : shards) ck.add_shard(std::move(s));
+        return ck;
+    }
 
     /// Every tensor: shard by shard in files() order, each shard in byte order.
     const std::vector<tensor_ref>& tensors() const { return tensors_; }
@@ -108,6 +118,8 @@ public:
     const tensor_ref& at(std::string_view name) const;
     /// Paths of the mapped safetensors files (one, or the shards sorted by name).
     const std::vector<std::string>& files() const { return files_; }
+    /// The opened files, in files() order.
+    const std::vector<std::unique_ptr<safetensors_file>>& shards() const { return shards_; }
     /// Zero-copy view of tensor `name`; throws weights_error 401-404.
     template <class T, std::size_t N>
     tensor_view<T, N> view(std::string_view name) const { return io::view<T, N>(at(name)); }
@@ -272,8 +284,11 @@ inline std::string lower(std::string s) {
 
 // ---- safetensors_file ----------------------------------------------------------------------------
 
-inline safetensors_file::safetensors_file(const std::string& path)
-    : path_(std::make_unique<std::string>(path)), map_(path) {
+inline safetensors_file::safetensors_file(const std::string& path) : safetensors_file(mapped_file(path)) {}
+
+inline safetensors_file::safetensors_file(mapped_file bytes)
+    : path_(std::make_unique<std::string>(bytes.path())), map_(std::move(bytes)) {
+    const std::string& path = *path_;
     const std::uint8_t* p = map_.data();
     const std::uint64_t size = map_.size();
     if (size < 8) {

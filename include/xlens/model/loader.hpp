@@ -24,6 +24,7 @@
 #include "xlens/io/safetensors.hpp"
 #include "xlens/model/architecture.hpp"
 #include "xlens/model/config_reader.hpp"
+#include "xlens/model/database_reader.hpp"
 #include "xlens/model/model.hpp"
 
 namespace xlens {
@@ -253,28 +254,34 @@ inline void check_all_finite(const model::state& st) {
     }
 }
 
-inline std::shared_ptr<model::state> load_safetensors_model(const std::string& path, const std::filesystem::path& config_path) {
+inline std::shared_ptr<model::state> safetensors_model_from(const std::string& source, const nlohmann::json& config,
+                                                          const std::string& config_where,
+                                                          std::shared_ptr<io::safetensors_checkpoint> checkpoint) {
     auto st = std::make_shared<model::state>();
-    st->source = path;
+    st->source = source;
     st->format = "safetensors";
-    if (!std::filesystem::exists(config_path))
-        throw io_error(105, path + ": no config.json beside the weights (looked for '" + config_path.string() + "')");
-    auto json = io::read_json_file(config_path.string());
-    const auto& fam = family_for_hf_config(json, config_path.string());
-    st->config = config_from_hf(json, fam, config_path.string());
-    auto checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
+    const auto& fam = family_for_hf_config(config, config_where);
+    st->config = config_from_hf(config, fam, config_where);
     st->keep_alive.push_back(checkpoint);
     fill_inventory(*st, checkpoint->tensors());
     weight_builder(*st, fam, checkpoint->tensors(), false).build();
     return st;
 }
 
-inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
+inline std::shared_ptr<model::state> load_safetensors_model(const std::string& path, const std::filesystem::path& config_path) {
+    if (!std::filesystem::exists(config_path))
+        throw io_error(105, path + ": no config.json beside the weights (looked for '" + config_path.string() + "')");
+    auto json = io::read_json_file(config_path.string());
+    auto checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
+    return safetensors_model_from(path, json, config_path.string(), std::move(checkpoint));
+}
+
+inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, std::shared_ptr<io::gguf_file> file) {
     auto st = std::make_shared<model::state>();
-    st->source = path;
+    st->source = source;
     st->format = "gguf";
-    auto file = std::make_shared<io::gguf_file>(path);
     st->keep_alive.push_back(file);
+    const std::string& path = file->path();
     if (!file->has("general.architecture")) throw config_error(303, path + ": missing GGUF metadata 'general.architecture'");
     const auto& fam = family_for_gguf(file->get_string("general.architecture"), path);
     st->config = config_from_gguf(*file, fam);
@@ -284,6 +291,37 @@ inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
                                                                             : io::to_string(*v));
     fill_inventory(*st, file->tensors());
     weight_builder(*st, fam, file->tensors(), true).build();
+    return st;
+}
+
+inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
+    return gguf_model_from(path, std::make_shared<io::gguf_file>(path));
+}
+
+/// The source files of a weight database, rebuilt in memory and opened as if read from disk; each
+/// tensor and file is checked against the SHA-256 recorded at export, so the weights are the source's.
+inline std::shared_ptr<model::state> load_database_model(const std::string& path) {
+    auto db = weight_database::open(path);
+    std::shared_ptr<model::state> st;
+    auto in_memory = [&](const std::string& name) { return io::mapped_file::from_memory(path + ":" + name, db.file_bytes(name)); };
+    if (db.source_format() == "gguf") {
+        for (const auto& f : db.files())
+            if (f.kind == "weights") st = gguf_model_from(path, std::make_shared<io::gguf_file>(in_memory(f.name)));
+    } else {
+        std::vector<std::unique_ptr<io::safetensors_file>> shards;
+        for (const auto& f : db.files())
+            if (f.kind == "weights") shards.push_back(std::make_unique<io::safetensors_file>(in_memory(f.name)));
+        if (!db.has_file("config.json"))
+            throw format_error(237, path + ": table 'source_files' has no config.json, which a safetensors model needs");
+        const auto config = db.file_bytes("config.json");
+        const std::string where = path + ":config.json";
+        st = safetensors_model_from(path, io::parse_json(std::string(config.begin(), config.end()), where), where,
+                                    std::make_shared<io::safetensors_checkpoint>(
+                                        io::safetensors_checkpoint::from_shards(path, std::move(shards))));
+    }
+    if (!st) throw format_error(237, path + ": table 'source_files' lists no weights file");
+    st->notes.insert(st->notes.begin(), "rebuilt in memory from the weight database (source format " + db.source_format() +
+                                            "); every tensor matched the SHA-256 recorded at export");
     return st;
 }
 
@@ -300,12 +338,14 @@ inline model model::load(const std::string& path, const load_options& options) {
     };
     if (fs::is_directory(p)) {
         st = detail::load_safetensors_model(path, p / "config.json");
+    } else if (detail::is_sqlite_file(path)) {
+        st = detail::load_database_model(path);
     } else if (ends_with(".gguf")) {
         st = detail::load_gguf_model(path);
     } else if (ends_with(".safetensors") || ends_with(".safetensors.index.json")) {
         st = detail::load_safetensors_model(path, p.parent_path() / "config.json");
     } else {
-        throw io_error(106, "'" + path + "': not a model (expected a folder, a .safetensors, a .safetensors.index.json or a .gguf file)");
+        throw io_error(106, "'" + path + "': not a model (expected a folder, a .safetensors, a .safetensors.index.json, a .gguf file or an xlens weight database)");
     }
     if (options.check_finite) detail::check_all_finite(*st);
     return model(std::move(st));

@@ -18,6 +18,7 @@
 #include "xlens/error.hpp"
 #include "xlens/io/gguf.hpp"
 #include "xlens/io/json.hpp"
+#include "xlens/model/database_reader.hpp"
 #include "xlens/text/tokenizer.hpp"
 
 namespace xlens {
@@ -25,9 +26,21 @@ namespace xlens {
 /// The tokenizer of an HF `tokenizer.json`; tokenizer_config.json, generation_config.json and
 /// config.json beside it supply BOS/EOS, stop ids and the chat template when present.
 inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json);
+/// What tokenizer.json's neighbours say (each an empty object when the file is absent).
+struct hf_tokenizer_sidecars {
+    nlohmann::json tokenizer_config = nlohmann::json::object();   // tokenizer_config.json
+    nlohmann::json generation_config = nlohmann::json::object();  // generation_config.json
+    nlohmann::json config = nlohmann::json::object();             // config.json
+};
+/// The tokenizer of tokenizer.json content already parsed (e.g. read back from a weight database);
+/// `where` names it in messages.
+inline tokenizer read_hf_tokenizer(const nlohmann::json& tokenizer_json, const hf_tokenizer_sidecars& sidecars,
+                                   const std::string& where);
 /// The tokenizer stored in a GGUF file's tokenizer.ggml.* metadata.
 inline tokenizer read_gguf_tokenizer(const io::gguf_file& file);
-/// The tokenizer of a model: `path` is a .gguf file, a tokenizer.json, a folder holding one, or a
+/// The tokenizer kept in a weight database (its source's tokenizer.json or GGUF metadata).
+inline tokenizer read_database_tokenizer(const std::string& path);
+/// The tokenizer of a model: `path` is a weight database, a .gguf file, a tokenizer.json, a folder holding one, or a
 /// .safetensors file with tokenizer.json beside it. Throws io_error 105 if there is none.
 inline tokenizer load_tokenizer(const std::string& path);
 
@@ -197,9 +210,19 @@ inline void add_stop_tokens(tokenizer_spec& spec, const std::vector<token_id>& m
 inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
     namespace fs = std::filesystem;
     const nlohmann::json j = io::read_json_file(tokenizer_json, 256u << 20);
-    const std::string& where = tokenizer_json;
+    // BOS/EOS/stop ids and the chat template live in the files beside tokenizer.json.
+    const fs::path folder = fs::path(tokenizer_json).parent_path();
+    auto sidecar = [&](const char* name) {
+        fs::path p = folder / name;
+        return fs::exists(p) ? io::read_json_file(p.string()) : nlohmann::json::object();
+    };
+    return read_hf_tokenizer(j, {sidecar("tokenizer_config.json"), sidecar("generation_config.json"), sidecar("config.json")},
+                             tokenizer_json);
+}
+
+inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_sidecars& sidecars, const std::string& where) {
     tokenizer_spec spec;
-    spec.source = tokenizer_json;
+    spec.source = where;
     try {
         const auto& model = j.at("model");
         const std::string type = detail::json_type(model);
@@ -251,14 +274,8 @@ inline tokenizer read_hf_tokenizer(const std::string& tokenizer_json) {
             spec.added.push_back(std::move(t));
         }
 
-        // BOS/EOS/stop ids and the chat template live in the files beside tokenizer.json.
-        const fs::path folder = fs::path(tokenizer_json).parent_path();
-        auto sidecar = [&](const char* name) {
-            fs::path p = folder / name;
-            return fs::exists(p) ? io::read_json_file(p.string()) : nlohmann::json::object();
-        };
-        const nlohmann::json config = sidecar("tokenizer_config.json"), generation = sidecar("generation_config.json"),
-                             model_config = sidecar("config.json");
+        const nlohmann::json &config = sidecars.tokenizer_config, &generation = sidecars.generation_config,
+                             &model_config = sidecars.config;
         auto id_of = [&](const std::string& piece) -> std::optional<token_id> {
             for (const auto& a : spec.added)
                 if (a.content == piece) return a.id;
@@ -351,6 +368,24 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     return tokenizer(std::move(spec));
 }
 
+inline tokenizer read_database_tokenizer(const std::string& path) {
+    auto db = weight_database::open(path);
+    auto file = [&](const std::string& name) { return db.file_bytes(name); };
+    if (db.source_format() == "gguf") {
+        for (const auto& f : db.files())
+            if (f.kind == "weights") return read_gguf_tokenizer(io::gguf_file(io::mapped_file::from_memory(path + ":" + f.name, file(f.name))));
+    }
+    if (!db.has_file("tokenizer.json"))
+        throw io_error(105, "'" + path + "': the model it was exported from had no tokenizer.json (pass token ids instead)");
+    auto json = [&](const std::string& name) {
+        if (!db.has_file(name)) return nlohmann::json::object();
+        const auto bytes = file(name);
+        return io::parse_json(std::string(bytes.begin(), bytes.end()), path + ":" + name);
+    };
+    return read_hf_tokenizer(json("tokenizer.json"), {json("tokenizer_config.json"), json("generation_config.json"), json("config.json")},
+                             path + ":tokenizer.json");
+}
+
 inline tokenizer load_tokenizer(const std::string& path) {
     namespace fs = std::filesystem;
     fs::path p(path);
@@ -359,6 +394,7 @@ inline tokenizer load_tokenizer(const std::string& path) {
         return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     if (ends_with(".gguf")) return read_gguf_tokenizer(io::gguf_file(path));
+    if (!fs::is_directory(p) && detail::is_sqlite_file(path)) return read_database_tokenizer(path);
     if (ends_with(".json") && !ends_with(".safetensors.index.json")) return read_hf_tokenizer(path);
     fs::path folder = fs::is_directory(p) ? p : p.parent_path();
     fs::path json = folder / "tokenizer.json";
