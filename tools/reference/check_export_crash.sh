@@ -6,7 +6,8 @@
 #
 # 1. an uninterrupted export: the reference bytes (and a check that the forward pass reads it).
 # 2. kill -9 while the database is being written: no OUT.db; OUT.db.tmp, if opened, is refused.
-# 3. the same command again: OUT.db byte-identical to the uninterrupted one.
+# 3. the same command again: OUT.db byte-identical to the uninterrupted one; GGUF blocks cannot
+#    be imported to safetensors (input_error 561).
 # 4. a second writer while an export (slowed by --neuron-tokens) holds OUT.db: refused with
 #    io_error 125 naming the file; the first finishes and its database is sound.
 set -u
@@ -41,6 +42,11 @@ echo "2. kill -9 at $(size "$work/killed.db.tmp") bytes: no killed.db; the .tmp 
 cmp -s "$work/killed.db" "$work/whole.db" || fail "the rerun differs from the uninterrupted export"
 [ -e "$work/killed.db.tmp" ] && fail "the rerun left its .tmp behind"
 echo "3. rerun: byte-identical to the uninterrupted export"
+if "$xlens" import "$work/whole.db" --safetensors "$work/back/model.safetensors" > "$log" 2>&1; then
+  fail "Q4_1 blocks were written to safetensors"
+fi
+grep -q "xlens.input_error.561.*which safetensors cannot hold" "$log" || fail "import --safetensors of GGUF blocks: unclear error"
+echo "   import --safetensors of GGUF blocks refused: $(head -c 160 "$log")"
 
 "$xlens" export "$model" --sqlite "$work/busy.db" --neuron-tokens 2 > "$work/first.log" 2>&1 &
 pid=$!

@@ -48,9 +48,9 @@ inline const std::vector<example_query>& example_queries() {
          "SELECT layer, neuron, vec_dot(w_out, dtype, direction.v, 'F32') AS logit_per_unit\n"
          "FROM neurons, direction WHERE layer BETWEEN 10 AND 20\n"
          "ORDER BY logit_per_unit DESC LIMIT 20;"},
-        {"copying_heads", "Heads whose OV circuit copies tokens (label table, plain SQL)",
+        {"copying_heads", "The 10 heads whose OV circuit copies tokens most (label table, plain SQL)",
          "SELECT layer, head, round(score, 3) AS copying FROM head_roles\n"
-         "WHERE role = 'ov_copying' AND score > 0.9 ORDER BY score DESC;"},
+         "WHERE role = 'ov_copying' ORDER BY score DESC LIMIT 10;"},
         {"neuron_top_tokens", "What neuron L24 N917 writes (label table, plain SQL)",
          "SELECT relation, rank, t.text, round(score, 3) AS score\n"
          "FROM neuron_tokens JOIN tokens t ON t.id = token\n"
