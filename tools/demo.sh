@@ -5,7 +5,8 @@
 # and build/probe.json. Then the analyses, each with an SVG figure in build/: the logit lens of the
 # answer, its direct-logit-attribution receipt, activation patching on an indirect-object prompt, and
 # the roles of the attention heads (build/heads.html); FFN neurons read as key-value memories, their
-# knowledge as readable rules (build/rules.json) with the rules-only engine's fidelity, and an edit.
+# knowledge as readable rules (build/rules.json) with the rules-only engine's fidelity, an edit, and
+# the model as an SQLite database (build/smollm2.db), queried and run from.
 #   bash tools/demo.sh ["another prompt"]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +44,20 @@ echo
 echo "== xlens rules: the model as readable rules, and how much of it they keep (build/rules.json)"
 build/tools/xlens rules "$model" --corpus build/cache/corpora/sotu.txt --out build/rules.json --windows 60 --eval-windows 10 2>/dev/null
 build/tools/xlens rules-predict build/rules.json --prompt "$prompt" --top 3 --receipt
+echo
+echo "== xlens export: the model as an SQLite database (build/smollm2.db), queried, and run from it"
+build/tools/xlens export "$model" --sqlite build/smollm2.db --neuron-tokens 10 --head-copying --rules build/rules.json
+build/tools/xlens query build/smollm2.db --sql "$(cat <<'SQL'
+WITH direction AS (
+  SELECT vec_mul(u.embedding, u.embedding_dtype, n.weight, n.dtype) AS v
+  FROM tokens u, norms n WHERE u.text = ' Paris' AND n.name = 'ln_final')
+SELECT layer, neuron, round(vec_dot(w_out, dtype, direction.v, 'F32'), 3) AS promotes_Paris
+FROM neurons, direction ORDER BY promotes_Paris DESC LIMIT 5
+SQL
+)"
+build/tools/xlens forward build/smollm2.db --prompt "$prompt" --npy build/logits_from_db.npy
+build/tools/xlens forward "$model" --prompt "$prompt" --npy build/logits_from_gguf.npy
+cmp build/logits_from_db.npy build/logits_from_gguf.npy && echo "logits from the database and from the GGUF: byte-identical"
 echo
 echo "== xlens generate --chat"
 build/tools/xlens generate "$model" --chat --prompt "What is the capital of France? Answer in one sentence." -n 40
