@@ -98,6 +98,10 @@ TEST_CASE("database: a second export is byte-identical, replaces the first, and 
     xlens::export_sqlite(source, path);
     CHECK(file_sha256(path) == first);
 
+    // The output must not be a file of the model itself.
+    test::expect_error([&] { xlens::export_sqlite(source, source + "/model.safetensors"); }, 563, {"is a file of the model being exported"});
+    test::expect_error([&] { xlens::export_sqlite(source, source + "/config.json"); }, 563, {"is a file of the model being exported"});
+
     // Another writer holding the output: refused at once, and the finished file is untouched.
     xlens::detail::export_lock held(path);
     test::expect_error([&] { xlens::export_sqlite(source, path); }, 125, {"another process is exporting to", path});
@@ -149,6 +153,15 @@ TEST_CASE("database: bad input names the table and the row") {
                        237, {"table 'kv_heads' has 1 rows", "expected 2"});
     test::expect_error([&] { xlens::weight_database::open(tampered(path, "evil_name", "UPDATE source_files SET name = '../evil' WHERE kind = 'config'")).files(); },
                        238, {"not a plain file name"});
+
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "no_kv", "UPDATE model SET n_kv_heads = 0")); }, 238,
+                       {"sizes that cannot describe a model"});
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "huge_file", "UPDATE source_files SET size = 1000000000000 WHERE kind = 'weights'")).tensors(); },
+                       238, {"size 1000000000000 cannot fit in the database"});
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "other_file", "UPDATE tensors SET file = 'elsewhere.safetensors' WHERE id = 2")).tensors(); },
+                       238, {"table 'tensors' row 2", "file 'elsewhere.safetensors' is not in table 'source_files'"});
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "past_end", "UPDATE tensors SET byte_offset = 100000000 WHERE id = 2")).tensors(); },
+                       236, {"table 'tensors' row 2", "lie outside 'model.safetensors'"});
 
     // A truncated file: SQLite reports it damaged, at open or when the missing pages are read.
     const std::string truncated = prefix + "truncated.db";

@@ -11,7 +11,10 @@ In a temporary folder: exports DIR to a database, imports it back to one safeten
      slice of the source tensor that transformers' layout says it should (Q/K/V/O per head, a neuron's
      input, gate and output vectors, ...), sliced here with torch from the HF tensor names;
   3. the forward pass from the database gives logits byte-identical to the source's;
-  4. with --copying: the head_roles 'ov_copying' scores equal the eigenvalue measure computed here on
+  4. with --as-gguf-f16 (a Llama folder): the same checks on a GGUF written here with the `gguf`
+     library from that folder, F16 weights with llama.cpp's Q/K row permutation and F32 norms, so
+     the rows must come back in HF order in their own F16 bytes and the GGUF byte for byte;
+  5. with --copying: the head_roles 'ov_copying' scores equal the eigenvalue measure computed here on
      the full [vocab, vocab] OV circuit with numpy (no factorisation), within 1e-4.
 Exit 1 on any difference.
 """
@@ -163,16 +166,74 @@ def check_gguf_round_trip(xlens, model, db_path, tmp, recorded):
     print(f"round trip: the GGUF file restored byte for byte; {len(reader.tensors)} tensors' sha256 match the gguf library")
 
 
+def write_llama_gguf_f16(folder, out):
+    """A llama-architecture GGUF from an HF Llama folder: F16 matrices, F32 norms, Q/K rows permuted
+    as llama.cpp's converter does (row i*2+j of a head holds HF row j*d_head/2+i). Returns the HF
+    tensors as stored in the GGUF's dtypes, by HF name."""
+    import gguf
+    cfg = json.loads((folder / "config.json").read_text())
+    hf = read_tensors(folder)
+    H, KV, d = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["hidden_size"]
+    dh = cfg.get("head_dim") or d // H
+    w = gguf.GGUFWriter(str(out), "llama")
+    w.add_uint32("llama.embedding_length", d)
+    w.add_uint32("llama.block_count", cfg["num_hidden_layers"])
+    w.add_uint32("llama.context_length", cfg["max_position_embeddings"])
+    w.add_uint32("llama.feed_forward_length", cfg["intermediate_size"])
+    w.add_uint32("llama.attention.head_count", H)
+    w.add_uint32("llama.attention.head_count_kv", KV)
+    w.add_uint32("llama.attention.key_length", dh)
+    w.add_float32("llama.attention.layer_norm_rms_epsilon", cfg["rms_norm_eps"])
+    w.add_float32("llama.rope.freq_base", (cfg.get("rope_parameters") or {}).get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    stored = {}
+
+    def permute(t, heads):
+        return t.reshape(heads, 2, dh // 2, -1).transpose(1, 2).reshape(t.shape)
+
+    def add(gguf_name, hf_name, norm=False, heads=None):
+        t = hf[hf_name].to(torch.float32 if norm else torch.float16)
+        stored[hf_name] = t
+        g = permute(t, heads) if heads else t
+        w.add_tensor(gguf_name, g.numpy())
+    add("token_embd.weight", "model.embed_tokens.weight")
+    add("output_norm.weight", "model.norm.weight", norm=True)
+    if "lm_head.weight" in hf and not cfg.get("tie_word_embeddings"):
+        add("output.weight", "lm_head.weight")
+    for L in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{L}."
+        add(f"blk.{L}.attn_norm.weight", p + "input_layernorm.weight", norm=True)
+        add(f"blk.{L}.attn_q.weight", p + "self_attn.q_proj.weight", heads=H)
+        add(f"blk.{L}.attn_k.weight", p + "self_attn.k_proj.weight", heads=KV)
+        add(f"blk.{L}.attn_v.weight", p + "self_attn.v_proj.weight")
+        add(f"blk.{L}.attn_output.weight", p + "self_attn.o_proj.weight")
+        add(f"blk.{L}.ffn_norm.weight", p + "post_attention_layernorm.weight", norm=True)
+        add(f"blk.{L}.ffn_gate.weight", p + "mlp.gate_proj.weight")
+        add(f"blk.{L}.ffn_up.weight", p + "mlp.up_proj.weight")
+        add(f"blk.{L}.ffn_down.weight", p + "mlp.down_proj.weight")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return stored
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--xlens", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--copying", action="store_true")
+    ap.add_argument("--as-gguf-f16", action="store_true")
     a = ap.parse_args()
     model = Path(a.model)
-    gguf = model.suffix == ".gguf"
+    gguf = model.suffix == ".gguf" or a.as_gguf_f16
     view_tol = None
-    if gguf:
+    workdir = tempfile.TemporaryDirectory()
+    if a.as_gguf_f16:
+        fam = FAMILIES["llama"]
+        src = write_llama_gguf_f16(model, Path(workdir.name) / "tiny.f16.gguf")
+        model = Path(workdir.name) / "tiny.f16.gguf"
+        print(f"wrote {model.name}: F16 weights, llama.cpp Q/K order, F32 norms")
+    elif gguf:
         # GGUF blocks are kept raw; the rows hold float32 views, compared with transformers' dequantisation.
         import transformers
         hf = transformers.AutoModelForCausalLM.from_pretrained(str(model.parent), gguf_file=model.name, dtype=torch.float32)

@@ -374,6 +374,12 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
         if (c.architecture == f.name) fam = &f;
     const bool from_gguf = m.format() == "gguf";
     detail::export_source src = detail::open_export_source(model_path, m.format());
+    std::error_code ec;
+    auto is_output = [&](const fs::path& p) { return fs::exists(out_path, ec) && fs::equivalent(out_path, p, ec); };
+    bool clobbers = is_output(model_path);
+    for (const auto& w : src.weights) clobbers = clobbers || is_output(src.folder / w.first);
+    for (const auto& c : src.companions) clobbers = clobbers || is_output(src.folder / c.first);
+    if (clobbers) throw input_error(563, "'" + out_path + "' is a file of the model being exported; write the database elsewhere");
     std::optional<tokenizer> tok;
     try {
         tok = load_tokenizer(model_path);

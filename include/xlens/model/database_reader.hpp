@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,7 @@ private:
     void copy_raw(const stored_tensor& t, std::uint8_t* out) const;
 
     io::sqlite::database sql_;
+    std::uint64_t database_bytes_ = 0;
     std::string source_format_, architecture_;
     db::layout_facts facts_;
 };
@@ -146,10 +149,20 @@ inline void weight_database::check_header() {
     facts_.in_by_out = fam->linear_in_by_out;
     facts_.qkv = fam->qkv;
     facts_.qk_permuted = source_format_ == "gguf" && fam->gguf_qk_permuted;
+    // The placements index with these; a crafted row must not turn into a division by zero or an
+    // index past a head.
+    if (facts_.d_model == 0 || facts_.n_heads == 0 || facts_.n_kv_heads == 0 || facts_.d_head == 0 ||
+        facts_.n_heads % facts_.n_kv_heads != 0 || (facts_.qk_permuted && facts_.d_head % 2 != 0))
+        fail(238, "table 'model' row 1: sizes that cannot describe a model (d_model " + std::to_string(facts_.d_model) +
+                      ", n_heads " + std::to_string(facts_.n_heads) + ", n_kv_heads " + std::to_string(facts_.n_kv_heads) +
+                      ", d_head " + std::to_string(facts_.d_head) + ")");
+    database_bytes_ = std::filesystem::file_size(sql_.path());
 }
 
 inline std::vector<stored_tensor> weight_database::tensors() const {
     std::vector<stored_tensor> out;
+    std::map<std::string, std::uint64_t> file_sizes;
+    for (const auto& f : files()) file_sizes[f.name] = f.size;
     auto q = sql_.prepare("SELECT id, name, dtype, shape, file, byte_offset, nbytes, sha256, storage, role, layer FROM tensors ORDER BY id");
     while (q.step()) {
         stored_tensor t;
@@ -174,6 +187,11 @@ inline std::vector<stored_tensor> weight_database::tensors() const {
         if (io::byte_size(t.type, elements, row) != t.nbytes)
             fail(236, row + ": nbytes " + std::to_string(t.nbytes) + " disagrees with its dtype " + t.dtype_name +
                           " × shape " + q.column_text(3) + " (" + std::to_string(io::byte_size(t.type, elements, row)) + " bytes)");
+        const auto file = file_sizes.find(t.file);
+        if (file == file_sizes.end()) fail(238, row + ": file '" + t.file + "' is not in table 'source_files'");
+        if (xlens::detail::checked_add(t.byte_offset, t.nbytes, row) > file->second)
+            fail(236, row + ": bytes [" + std::to_string(t.byte_offset) + ", +" + std::to_string(t.nbytes) + ") lie outside '" +
+                          t.file + "' (" + std::to_string(file->second) + " bytes)");
         t.sha256 = q.column_text(7);
         t.storage = q.column_text(8);
         if (t.storage != "semantic" && t.storage != "raw") fail(238, row + ": storage '" + t.storage + "' is neither 'semantic' nor 'raw'");
@@ -190,7 +208,10 @@ inline std::vector<stored_file> weight_database::files() const {
     while (q.step()) {
         const auto size = q.column_int64(2);
         const std::string name = q.column_text(0);
-        if (size < 0) fail(238, "table 'source_files' row '" + name + "': negative size");
+        // Every byte of a source file is stored in the database, so none can be larger than it.
+        if (size < 0 || static_cast<std::uint64_t>(size) > database_bytes_)
+            fail(238, "table 'source_files' row '" + name + "': size " + std::to_string(size) +
+                          " cannot fit in the database's " + std::to_string(database_bytes_) + " bytes");
         // Names become paths when files are restored: nothing that could reach outside the folder.
         if (name.empty() || name == "." || name == ".." || name.find_first_of(std::string("/\\\0", 3)) != std::string::npos)
             fail(238, "table 'source_files' row '" + name + "': not a plain file name");
@@ -215,7 +236,7 @@ inline void weight_database::scatter_semantic(const stored_tensor& t, std::uint8
     if (places.empty()) fail(238, row + ": role " + t.role_name + " has no semantic table in this model");
     const std::size_t esize = io::traits(t.type).block_bytes;
     for (const auto& p : places) {
-        if (p.rows * p.cols * esize != t.nbytes)
+        if (xlens::detail::checked_mul(xlens::detail::checked_mul(p.rows, p.cols, row), esize, row) != t.nbytes)
             fail(236, row + ": " + std::to_string(t.nbytes) + " bytes cannot be the [" + std::to_string(p.rows) + ", " +
                           std::to_string(p.cols) + "] matrix its role needs");
         const std::string table = p.column->table, unit = db::unit_column(table), norm = p.column->norm;
