@@ -95,8 +95,16 @@ TEST_CASE("database: a second export is byte-identical, replaces the first, and 
     const std::string path = test::temp_dir("db") + "/twice.db";
     xlens::export_sqlite(source, path);
     const std::string first = file_sha256(path);
+    {  // damage the first export, and leave a stale journal beside it as a killed writer would
+        auto w = xlens::io::sqlite::database::open(path, xlens::io::sqlite::open_mode::read_write);
+        w.exec("UPDATE tokens SET embedding = zeroblob(96) WHERE id = 3");
+    }
+    test::write_bytes(path + "-journal", std::string(600, 'j'));
+    REQUIRE(file_sha256(path) != first);
     xlens::export_sqlite(source, path);
     CHECK(file_sha256(path) == first);
+    CHECK_FALSE(fs::exists(path + "-journal"));
+    rebuild_all(path);
 
     // The output must not be a file of the model itself.
     test::expect_error([&] { xlens::export_sqlite(source, source + "/model.safetensors"); }, 563, {"is a file of the model being exported"});

@@ -102,6 +102,9 @@ inline int cmd_query(const arguments& a) {
     }
     if (!a.has("sql")) throw usage_error("query needs --sql 'SELECT ...' or --examples");
     auto q = db.sql().prepare(a.get("sql"));
+    // The connection is read-only, but VACUUM INTO and ATTACH can still write other files.
+    if (!sqlite3_stmt_readonly(q.handle()))
+        throw xlens::io_error(123, a.model + ": xlens query runs only statements that read (this one writes): " + a.get("sql"));
     print_rows(q, json, std::cout);
     return 0;
 }

@@ -86,6 +86,10 @@ def run(*args):
     return r.stdout
 
 
+def family_of_src(fam):
+    return {"conv1d": "gpt2", "neox": "gpt_neox"}.get(fam["layout"], "llama")
+
+
 def family_of(config):
     mt = config["model_type"]
     return {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "gpt2": "gpt2", "gpt_neox": "gpt_neox"}[mt]
@@ -316,8 +320,24 @@ def main():
         dt, w, bdt, b = row("SELECT dtype, weight, bias_dtype, bias FROM norms WHERE name = 'ln_final' AND layer IS NULL")
         same("norms ln_final weight", w, dt, src[fam["final"]])
         same("norms ln_final bias", b, bdt, src[fam["final_b"]] if fam.get("final_b") else None)
-        counts = row("SELECT (SELECT count(*) FROM heads), (SELECT count(*) FROM neurons), (SELECT count(*) FROM tokens)")
-        if counts != (cfg["layers"] * cfg["H"], cfg["layers"] * cfg["d_mlp"], cfg["V"]): fail(f"row counts {counts}")
+        # learned positions, biases that belong to a layer, the unembedding bias (GPT-2 / GPT-NeoX have some)
+        pos = src.get("transformer.wpe.weight")
+        for p_, dt, emb in db.execute("SELECT position, dtype, embedding FROM positions ORDER BY position"):
+            same(f"positions {p_}", emb, dt, pos[p_] if pos is not None else None)
+        if pos is not None and row("SELECT count(*) FROM positions")[0] != pos.shape[0]: fail("positions: row count")
+        bias_names = {"gpt2": ("transformer.h.{L}.attn.c_proj.bias", "transformer.h.{L}.mlp.c_proj.bias"),
+                      "gpt_neox": ("gpt_neox.layers.{L}.attention.dense.bias", "gpt_neox.layers.{L}.mlp.dense_4h_to_h.bias")}
+        for L, dt, bo, bout in db.execute("SELECT layer, dtype, b_o, b_out FROM layer_biases ORDER BY layer"):
+            names = bias_names.get(family_of_src(fam), (None, None))
+            same(f"layer_biases L{L} b_o", bo, dt, src.get(names[0].format(L=L)) if names[0] else None)
+            same(f"layer_biases L{L} b_out", bout, dt, src.get(names[1].format(L=L)) if names[1] else None)
+        for tid, udt, ub in db.execute("SELECT id, unembedding_dtype, unembedding_bias FROM tokens WHERE unembedding_bias IS NOT NULL"):
+            fail(f"tokens {tid}: an unembedding bias none of these families has")
+        counts = row("SELECT (SELECT count(*) FROM heads), (SELECT count(*) FROM kv_heads), (SELECT count(*) FROM neurons), "
+                     "(SELECT count(*) FROM tokens), (SELECT count(*) FROM layer_biases)")
+        want_biases = cfg["layers"] if fam["layout"] in ("conv1d", "neox") else 0
+        if counts != (cfg["layers"] * cfg["H"], cfg["layers"] * cfg["KV"], cfg["layers"] * cfg["d_mlp"], cfg["V"], want_biases):
+            fail(f"row counts {counts}")
         if len(failures) > failures_before: print(f"semantic rows: {len(failures) - failures_before} of {checked} vectors differ")
         elif view_tol is None: print(f"semantic rows: {checked} vectors equal the source slices byte for byte")
         else: print(f"semantic rows: {checked} vectors within {worst:.1e} of transformers' dequantised weights")

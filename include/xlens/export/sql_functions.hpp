@@ -12,7 +12,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -110,7 +112,11 @@ inline void same_length(const std::vector<double>& a, const std::vector<double>&
 }
 
 inline void result_f32(io::sqlite::function_context& ctx, const std::vector<double>& v) {
-    std::vector<float> f(v.begin(), v.end());
+    std::vector<float> f(v.size());
+    constexpr double largest = std::numeric_limits<float>::max();
+    for (std::size_t i = 0; i < v.size(); ++i)  // beyond float's range the conversion is undefined: saturate to ±inf
+        f[i] = v[i] > largest ? std::numeric_limits<float>::infinity()
+               : v[i] < -largest ? -std::numeric_limits<float>::infinity() : static_cast<float>(v[i]);
     ctx.result_blob(f.data(), f.size() * sizeof(float));
 }
 
@@ -171,7 +177,8 @@ inline void define_vector_functions(io::sqlite::database& sql) {
         std::string out = "[";
         char buf[32];
         for (double x : vector_argument(v[0], v[1], "vec_json")) {
-            std::snprintf(buf, sizeof buf, "%.9g", x);
+            if (std::isfinite(x)) std::snprintf(buf, sizeof buf, "%.9g", x);
+            else std::snprintf(buf, sizeof buf, "null");  // JSON has no NaN or infinity
             out += (out.size() > 1 ? "," : "") + std::string(buf);
         }
         ctx.result_text(out + "]");

@@ -12,8 +12,9 @@
 //
 // Crash safety: the database is written to OUT.tmp, which only this export may hold (an exclusive
 // lock on it; a second writer gets io_error 125), is rebuilt and checked against every recorded
-// SHA-256, then fsynced and renamed to OUT. A killed export leaves at most OUT.tmp, whose `complete`
-// flag is 0. Re-running replaces OUT with the same bytes.
+// SHA-256, marked complete, then fsynced and renamed to OUT. A killed export leaves at most OUT.tmp,
+// whose `complete` flag is 0 unless it was killed after every check had passed. Re-running
+// replaces OUT with the same bytes.
 #pragma once
 
 #include <cerrno>
@@ -28,6 +29,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -133,13 +135,17 @@ inline const weight& canonical_weight(const model_weights& w, role r, std::size_
 class export_lock {
 public:
     explicit export_lock(const std::string& out_path) : tmp_(out_path + ".tmp"), out_(out_path) {
-        fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        std::error_code ec;
+        if (std::filesystem::is_directory(out_, ec)) throw io_error(110, "cannot write '" + out_ + "': it is a folder");
+        fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd_ < 0) throw io_error(110, "cannot create '" + tmp_ + "' to write '" + out_ + "': " + std::strerror(errno));
-        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            ::close(fd_);
-            throw io_error(125, "another process is exporting to '" + out_ + "' (it holds '" + tmp_ +
-                                    "'); wait for it to finish, or choose another output");
-        }
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) busy();
+        // The file locked must still be the one named OUT.tmp: another export may have renamed it to
+        // OUT between our open and our flock, and that finished file must not be truncated.
+        struct stat held {}, named {};
+        if (::fstat(fd_, &held) != 0 || ::stat(tmp_.c_str(), &named) != 0 || held.st_ino != named.st_ino ||
+            held.st_dev != named.st_dev)
+            busy();
         // What a killed export left is garbage: start from an empty file (same inode, lock kept).
         if (::ftruncate(fd_, 0) != 0) fail(111, "truncate");
         for (const char* suffix : {"-journal", "-wal", "-shm"}) std::remove((tmp_ + suffix).c_str());
@@ -147,28 +153,41 @@ public:
     export_lock(const export_lock&) = delete;
     export_lock& operator=(const export_lock&) = delete;
     ~export_lock() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-            if (!renamed_) std::remove(tmp_.c_str());
-        }
+        if (fd_ < 0) return;
+        if (!renamed_) std::remove(tmp_.c_str());  // before the lock goes: no one else can hold it yet
+        ::close(fd_);
     }
     const std::string& tmp() const { return tmp_; }
-    /// fsyncs the finished file, renames it over the output, and fsyncs the folder.
+    /// fsyncs the finished file, renames it over the output, and fsyncs the folder. A journal left
+    /// beside the old OUT (by a writer killed mid-transaction) is removed first: SQLite would
+    /// otherwise roll the old file's pages into the new one on the next read-write open.
     void commit() {
         if (::fsync(fd_) != 0) fail(111, "flush");
+        for (const char* suffix : {"-journal", "-wal", "-shm"}) std::remove((out_ + suffix).c_str());
         if (std::rename(tmp_.c_str(), out_.c_str()) != 0) fail(112, "rename '" + tmp_ + "' to");
         renamed_ = true;
         auto dir = std::filesystem::path(out_).parent_path();
         int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
-            ::fsync(dfd);
+            const int rc = ::fsync(dfd);
             ::close(dfd);
+            if (rc != 0) fail(111, "flush the folder of");
         }
     }
 
 private:
+    [[noreturn]] void busy() {
+        ::close(fd_);
+        fd_ = -1;
+        throw io_error(125, "another process is exporting to '" + out_ + "' (it holds '" + tmp_ +
+                                "'); wait for it to finish, or choose another output");
+    }
     [[noreturn]] void fail(int id, const std::string& doing) {
-        throw io_error(id, "cannot " + doing + " '" + out_ + "': " + std::strerror(errno));
+        const std::string why = std::strerror(errno);
+        if (!renamed_) std::remove(tmp_.c_str());
+        ::close(fd_);
+        fd_ = -1;
+        throw io_error(id, "cannot " + doing + " '" + out_ + "': " + why);
     }
     std::string tmp_, out_;
     int fd_ = -1;
@@ -196,8 +215,12 @@ struct column_filler {
 
 /// The source files of a model: weights (mapped by their readers) and the small files beside them.
 struct export_source {
-    std::vector<std::pair<std::string, const io::mapped_file*>> weights;  // file name, mapping
-    std::vector<io::tensor_ref> tensors;
+    struct weights_file {
+        std::string name;                     // no folder
+        const io::mapped_file* map;
+        const std::vector<io::tensor_ref>* tensors;  // the ones it holds, pointing into `map`
+    };
+    std::vector<weights_file> weights;
     std::vector<std::pair<std::string, std::string>> companions;          // file name, kind
     std::filesystem::path folder;
     std::shared_ptr<io::gguf_file> gguf;
@@ -211,14 +234,12 @@ inline export_source open_export_source(const std::string& path, const std::stri
     src.folder = fs::is_directory(p) ? p : p.parent_path();
     if (format == "gguf") {
         src.gguf = std::make_shared<io::gguf_file>(path);
-        src.weights.emplace_back(p.filename().string(), &src.gguf->mapping());
-        src.tensors = src.gguf->tensors();
+        src.weights.push_back({p.filename().string(), &src.gguf->mapping(), &src.gguf->tensors()});
         return src;
     }
     src.checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
     for (const auto& shard : src.checkpoint->shards())
-        src.weights.emplace_back(fs::path(shard->path()).filename().string(), &shard->mapping());
-    src.tensors = src.checkpoint->tensors();
+        src.weights.push_back({fs::path(shard->path()).filename().string(), &shard->mapping(), &shard->tensors()});
     if (src.weights.size() > 1) src.companions.emplace_back("model.safetensors.index.json", "index");
     for (const char* name : {"config.json", "generation_config.json"}) src.companions.emplace_back(name, "config");
     for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
@@ -377,7 +398,7 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
     std::error_code ec;
     auto is_output = [&](const fs::path& p) { return fs::exists(out_path, ec) && fs::equivalent(out_path, p, ec); };
     bool clobbers = is_output(model_path);
-    for (const auto& w : src.weights) clobbers = clobbers || is_output(src.folder / w.first);
+    for (const auto& w : src.weights) clobbers = clobbers || is_output(src.folder / w.name);
     for (const auto& c : src.companions) clobbers = clobbers || is_output(src.folder / c.first);
     if (clobbers) throw input_error(563, "'" + out_path + "' is a file of the model being exported; write the database elsewhere");
     std::optional<tokenizer> tok;
@@ -431,11 +452,10 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
         segment.reset();
     };
     std::vector<detail::export_tensor> tensors;
-    for (const auto& [name, map] : src.weights) {
+    for (const auto& [name, map, held] : src.weights) {
         add_file(name, "weights", map->data(), map->size());
         std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
-        for (const auto& t : src.tensors) {
-            if (t.data < map->data() || t.data >= map->data() + map->size()) continue;
+        for (const auto& t : *held) {
             detail::export_tensor et;
             et.ref = &t;
             et.file = name;
@@ -530,12 +550,17 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
     if (options.head_copying) write_head_copying(sql, m);
     if (!options.rules_path.empty()) write_rules(sql, load_rules(options.rules_path), m);
 
-    sql.exec("UPDATE model SET complete = 1 WHERE id = 1");
     sql.exec("COMMIT");
     }
+    // Checked while still marked incomplete, so a kill before the end never leaves a file that
+    // says it is complete; then the flag, in its own transaction, is the last write.
     if (options.verify) {
-        auto check = weight_database::open(lock.tmp());
+        auto check = weight_database::open_unfinished(lock.tmp());
         for (const auto& f : check.files()) check.file_bytes(f.name);
+    }
+    {
+        auto sql = io::sqlite::database::open(lock.tmp(), io::sqlite::open_mode::read_write);
+        sql.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; UPDATE model SET complete = 1 WHERE id = 1");
     }
     report.database_bytes = fs::file_size(lock.tmp());
     lock.commit();

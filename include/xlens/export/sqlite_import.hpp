@@ -41,6 +41,12 @@ inline import_report restore_source_files(const std::string& db_path, const std:
 
 namespace detail {
 
+inline void make_folder(const std::string& folder) {
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) throw io_error(110, "cannot create the folder '" + folder + "': " + ec.message());
+}
+
 /// Writes `bytes` as `path` unless the same bytes are already there; other content is refused.
 inline void write_companion(const std::string& path, const std::vector<std::uint8_t>& bytes) {
     namespace fs = std::filesystem;
@@ -99,7 +105,7 @@ inline import_report import_safetensors(const std::string& db_path, const std::s
             break;
         }
     const fs::path folder = fs::path(out_path).parent_path();
-    if (!folder.empty()) fs::create_directories(folder);
+    if (!folder.empty()) detail::make_folder(folder.string());
     io::write_safetensors(out_path, out, metadata);
     report.files.push_back(out_path);
     for (const auto& f : db.files())
@@ -114,7 +120,7 @@ inline import_report import_safetensors(const std::string& db_path, const std::s
 inline import_report restore_source_files(const std::string& db_path, const std::string& folder) {
     namespace fs = std::filesystem;
     auto db = weight_database::open(db_path);
-    fs::create_directories(folder);
+    detail::make_folder(folder);
     import_report report;
     for (const auto& f : db.files()) {
         const std::string path = (fs::path(folder) / f.name).string();

@@ -56,6 +56,7 @@ public:
         mapped_file m;
         m.path_ = std::move(name);
         m.owned_ = std::move(bytes);
+        m.mapped_ = false;
         m.data_ = m.owned_.data();
         m.size_ = m.owned_.size();
         return m;
@@ -79,7 +80,7 @@ public:
 
 private:
     void unmap() noexcept {
-        if (data_ != nullptr && owned_.empty()) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+        if (data_ != nullptr && mapped_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
         owned_.clear();
         data_ = nullptr;
         size_ = 0;
@@ -89,12 +90,14 @@ private:
         std::swap(data_, o.data_);
         std::swap(size_, o.size_);
         std::swap(owned_, o.owned_);  // a vector's buffer keeps its address when swapped
+        std::swap(mapped_, o.mapped_);
     }
 
     std::string path_;
     const std::uint8_t* data_ = nullptr;
     std::size_t size_ = 0;
     std::vector<std::uint8_t> owned_;  // from_memory's bytes; empty for a real mapping
+    bool mapped_ = true;               // data_ is an mmap to undo (false for from_memory)
 };
 
 }  // namespace xlens::io

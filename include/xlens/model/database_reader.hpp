@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -50,11 +52,9 @@ public:
     /// Opens `path` read-only and checks it is a complete xlens export of this schema version.
     /// Throws io_error 120/124 (cannot open, not SQLite or damaged), format_error 233 (not an xlens
     /// weight database), 234 (another schema version), 235 (an export that never finished).
-    static weight_database open(const std::string& path) {
-        weight_database db(io::sqlite::database::open(path, io::sqlite::open_mode::read_only));
-        db.check_header();
-        return db;
-    }
+    static weight_database open(const std::string& path) { return open(path, false); }
+    /// As open(), but also an export still being checked (`complete` = 0): what the exporter uses.
+    static weight_database open_unfinished(const std::string& path) { return open(path, true); }
 
     const std::string& path() const { return sql_.path(); }
     /// The connection, for queries (read-only: a write throws io_error 123).
@@ -81,7 +81,14 @@ public:
 
 private:
     explicit weight_database(io::sqlite::database sql) : sql_(std::move(sql)) {}
-    void check_header();
+    static weight_database open(const std::string& path, bool unfinished) {
+        weight_database db(io::sqlite::database::open(path, io::sqlite::open_mode::read_only));
+        db.check_schema();
+        db.check_header(unfinished);
+        return db;
+    }
+    void check_schema();
+    void check_header(bool unfinished);
     [[noreturn]] void fail(int id, const std::string& what) const { throw format_error(id, path() + ": " + what); }
     std::vector<std::uint8_t> rebuild(const stored_tensor& t) const;
     void scatter_semantic(const stored_tensor& t, std::uint8_t* out) const;
@@ -106,15 +113,34 @@ inline bool is_sqlite_file(const std::string& path) {
 
 // ==== implementation ==============================================================================
 
-inline void weight_database::check_header() {
+/// The file's tables, indexes and views must be exactly the ones schema_sql() creates: a view or
+/// trigger in place of a table could make a read run forever or return anything.
+inline void weight_database::check_schema() {
     auto app = sql_.prepare("PRAGMA application_id");
     app.step();
     if (app.column_int64(0) != db::application_id)
         fail(233, "not an xlens weight database (SQLite application_id is " + std::to_string(app.column_int64(0)) +
                       "; xlens exports carry " + std::to_string(db::application_id) + "); make one with `xlens export MODEL --sqlite OUT.db`");
-    auto has_model = sql_.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'model'");
-    has_model.step();
-    if (has_model.column_int64(0) != 1) fail(233, "not an xlens weight database (no 'model' table)");
+    auto objects = [](const io::sqlite::database& sql) {
+        std::map<std::string, std::string> out;
+        auto q = sql.prepare("SELECT type, name, ifnull(sql, '') FROM sqlite_schema");
+        while (q.step()) out[q.column_text(1)] = q.column_text(0) + ": " + q.column_text(2);
+        return out;
+    };
+    auto reference = io::sqlite::database::open(":memory:", io::sqlite::open_mode::create);
+    reference.exec(db::schema_sql());
+    const auto expected = objects(reference), found = objects(sql_);
+    for (const auto& [name, definition] : expected) {
+        auto it = found.find(name);
+        if (it == found.end()) fail(233, "not an xlens weight database of this version (no '" + name + "')");
+        if (it->second != definition)
+            fail(233, "'" + name + "' is not defined as xlens defines it (" + it->second.substr(0, 80) + "...)");
+    }
+    for (const auto& [name, definition] : found)
+        if (!expected.count(name)) fail(233, "'" + name + "' is not part of an xlens weight database");
+}
+
+inline void weight_database::check_header(bool unfinished) {
     auto q = sql_.prepare(
         "SELECT schema_version, complete, architecture, source_format, d_model, d_vocab, n_ctx, d_mlp, n_heads, "
         "n_kv_heads, d_head, tied_embeddings FROM model WHERE id = 1");
@@ -123,7 +149,7 @@ inline void weight_database::check_header() {
     if (version != db::schema_version)
         fail(234, "table 'model' row 1: schema_version is " + std::to_string(version) + ", but this xlens reads version " +
                       std::to_string(db::schema_version) + "; export the model again with this version");
-    if (q.column_int64(1) != 1)
+    if (q.column_int64(1) != 1 && !unfinished)
         fail(235, "table 'model' row 1: complete is 0 — the export that wrote this file never finished; export again");
     architecture_ = q.column_text(2);
     source_format_ = q.column_text(3);
@@ -156,7 +182,9 @@ inline void weight_database::check_header() {
         fail(238, "table 'model' row 1: sizes that cannot describe a model (d_model " + std::to_string(facts_.d_model) +
                       ", n_heads " + std::to_string(facts_.n_heads) + ", n_kv_heads " + std::to_string(facts_.n_kv_heads) +
                       ", d_head " + std::to_string(facts_.d_head) + ")");
-    database_bytes_ = std::filesystem::file_size(sql_.path());
+    std::error_code ec;
+    database_bytes_ = std::filesystem::file_size(sql_.path(), ec);
+    if (ec) throw io_error(120, "cannot read the size of '" + path() + "': " + ec.message());
 }
 
 inline std::vector<stored_tensor> weight_database::tensors() const {
@@ -173,6 +201,9 @@ inline std::vector<stored_tensor> weight_database::tensors() const {
         if (!db::dtype_from_name(t.dtype_name, t.type)) fail(238, row + ": unknown dtype '" + t.dtype_name + "'");
         try {
             auto shape = nlohmann::json::parse(q.column_text(3));
+            if (!shape.is_array()) throw nlohmann::json::type_error::create(302, "not an array", nullptr);
+            for (const auto& d : shape)
+                if (!d.is_number_unsigned()) throw nlohmann::json::type_error::create(302, "not a size", nullptr);
             t.shape = shape.get<std::vector<std::uint64_t>>();
         } catch (const nlohmann::json::exception&) {
             fail(238, row + ": shape '" + q.column_text(3) + "' is not a JSON list of sizes");
@@ -199,11 +230,30 @@ inline std::vector<stored_tensor> weight_database::tensors() const {
         t.layer = q.column_is_null(10) ? -1 : q.column_int64(10);
         out.push_back(std::move(t));
     }
+    // No two tensors share bytes of a file or a semantic home: rebuilding is then bounded by the
+    // database's own size, however its rows were edited.
+    std::vector<const stored_tensor*> by_place;
+    std::set<std::pair<std::string, std::int64_t>> homes;
+    for (const auto& t : out) {
+        by_place.push_back(&t);
+        if (t.storage == "semantic" && !homes.insert({t.role_name, t.layer}).second)
+            fail(238, "table 'tensors' row " + std::to_string(t.id) + " ('" + t.name + "'): a second tensor with role " +
+                          t.role_name + " in layer " + std::to_string(t.layer));
+    }
+    std::sort(by_place.begin(), by_place.end(), [](const stored_tensor* a, const stored_tensor* b) {
+        return std::tie(a->file, a->byte_offset) < std::tie(b->file, b->byte_offset);
+    });
+    for (std::size_t i = 1; i < by_place.size(); ++i) {
+        const auto &a = *by_place[i - 1], &b = *by_place[i];
+        if (a.file == b.file && a.byte_offset + a.nbytes > b.byte_offset)
+            fail(238, "table 'tensors' rows " + std::to_string(a.id) + " and " + std::to_string(b.id) + " overlap in '" + a.file + "'");
+    }
     return out;
 }
 
 inline std::vector<stored_file> weight_database::files() const {
     std::vector<stored_file> out;
+    std::uint64_t total = 0;
     auto q = sql_.prepare("SELECT name, kind, size, sha256 FROM source_files ORDER BY rowid");
     while (q.step()) {
         const auto size = q.column_int64(2);
@@ -215,6 +265,9 @@ inline std::vector<stored_file> weight_database::files() const {
         // Names become paths when files are restored: nothing that could reach outside the folder.
         if (name.empty() || name == "." || name == ".." || name.find_first_of(std::string("/\\\0", 3)) != std::string::npos)
             fail(238, "table 'source_files' row '" + name + "': not a plain file name");
+        total += static_cast<std::uint64_t>(size);
+        if (total > database_bytes_)
+            fail(238, "table 'source_files': the files add up to more bytes than the database's " + std::to_string(database_bytes_));
         out.push_back({q.column_text(0), q.column_text(1), q.column_text(3), static_cast<std::uint64_t>(size)});
     }
     return out;
