@@ -162,6 +162,12 @@ TEST_CASE("database: bad input names the table and the row") {
     test::expect_error([&] { xlens::weight_database::open(tampered(path, "evil_name", "UPDATE source_files SET name = '../evil' WHERE kind = 'config'")).files(); },
                        238, {"not a plain file name"});
 
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "view", "DROP TABLE tensors; CREATE VIEW tensors AS SELECT 1 AS id")); },
+                       233, {"'tensors' is not defined as xlens defines it"});
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "trigger", "CREATE TRIGGER t AFTER INSERT ON rules BEGIN SELECT 1; END")); },
+                       233, {"'t' is not part of an xlens weight database"});
+    test::expect_error([&] { xlens::weight_database::open(tampered(path, "overlap", "UPDATE tensors SET byte_offset = (SELECT byte_offset FROM tensors WHERE id = 1) WHERE id = 2")).tensors(); },
+                       238, {"overlap in 'model.safetensors'"});
     test::expect_error([&] { xlens::weight_database::open(tampered(path, "no_kv", "UPDATE model SET n_kv_heads = 0")); }, 238,
                        {"sizes that cannot describe a model"});
     test::expect_error([&] { xlens::weight_database::open(tampered(path, "huge_file", "UPDATE source_files SET size = 1000000000000 WHERE kind = 'weights'")).tensors(); },

@@ -38,6 +38,25 @@ fi
 grep -Eq "xlens\.(format_error\.23[35]|io_error\.124)" "$log" || fail "the partial file was not refused clearly"
 echo "2. kill -9 at $(size "$work/killed.db.tmp") bytes: no killed.db; the .tmp is refused: $(head -c 160 "$log")"
 
+# Killed while the finished file is being rebuilt and checked: still not complete.
+whole_size=$(size "$work/whole.db")
+"$xlens" export "$model" --sqlite "$work/checking.db" > "$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do
+  [ "$(size "$work/checking.db.tmp")" -ge "$whole_size" ] && break
+  kill -0 "$pid" 2> /dev/null || break
+  sleep 0.005
+done
+kill -9 "$pid" 2> /dev/null
+wait "$pid" 2> /dev/null
+if [ -e "$work/checking.db" ]; then
+  echo "   (the export finished before it could be killed while checking; that case was not exercised)"
+else
+  "$xlens" query "$work/checking.db.tmp" --sql "SELECT 1" > "$log" 2>&1 && fail "a .tmp killed while checking opened as complete"
+  grep -q "xlens.format_error.235" "$log" || fail "a .tmp killed while checking: not refused as unfinished"
+  echo "   kill -9 during the final check, at full size: the .tmp is refused: $(head -c 120 "$log")"
+fi
+
 "$xlens" export "$model" --sqlite "$work/killed.db" > "$log" 2>&1 || fail "the rerun failed"
 cmp -s "$work/killed.db" "$work/whole.db" || fail "the rerun differs from the uninterrupted export"
 [ -e "$work/killed.db.tmp" ] && fail "the rerun left its .tmp behind"

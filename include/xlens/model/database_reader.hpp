@@ -132,10 +132,11 @@ inline void weight_database::check_schema() {
     const auto expected = objects(reference), found = objects(sql_);
     for (const auto& [name, definition] : expected) {
         auto it = found.find(name);
-        if (it == found.end()) fail(233, "not an xlens weight database of this version (no '" + name + "')");
-        if (it->second != definition)
+        if (it != found.end() && it->second != definition)
             fail(233, "'" + name + "' is not defined as xlens defines it (" + it->second.substr(0, 80) + "...)");
     }
+    for (const auto& [name, definition] : expected)
+        if (!found.count(name)) fail(233, "not an xlens weight database of this version (no '" + name + "')");
     for (const auto& [name, definition] : found)
         if (!expected.count(name)) fail(233, "'" + name + "' is not part of an xlens weight database");
 }
