@@ -73,3 +73,15 @@ inline int report_openblas() {
     return threads;
 }
 
+/// The main() of a benchmark program with no set-up of its own: OpenBLAS and the model named on
+/// stderr (stdout stays clean for --benchmark_format=json) and in the JSON context, then every benchmark.
+inline int run_benchmarks(int argc, char** argv, const std::string& also = "") {
+    report_openblas();
+    std::fprintf(stderr, "model: %s%s\n", gguf_path().c_str(), also.c_str());
+    benchmark::AddCustomContext("xlens_model", gguf_path());
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -136,12 +136,5 @@ BENCHMARK(BM_example_queries)->Iterations(1)->Unit(benchmark::kMillisecond)->Use
 }  // namespace
 
 int main(int argc, char** argv) {
-    report_openblas();
-    std::fprintf(stderr, "model: %s; f32 folder: %s; databases in %s\n", gguf_path().c_str(), f32_dir().c_str(), work_dir().c_str());
-    benchmark::AddCustomContext("xlens_model", gguf_path());
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
+    return run_benchmarks(argc, argv, "; f32 folder: " + f32_dir() + "; databases in " + work_dir());
 }

@@ -98,13 +98,4 @@ BENCHMARK(BM_neuron_harvest)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTi
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    report_openblas();
-    std::fprintf(stderr, "model: %s\n", gguf_path().c_str());
-    benchmark::AddCustomContext("xlens_model", gguf_path());
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks(argc, argv); }
