@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <sstream>
@@ -12,6 +13,11 @@
 #include <xlens/token_id.hpp>
 
 namespace cli {
+
+/// Seconds since `start`, for the timings commands print.
+inline double elapsed_seconds(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 /// A mistake in the command line: reported with the usage text, exit status 2.
 struct usage_error : std::runtime_error {

@@ -20,10 +20,6 @@
 
 namespace cli {
 
-inline double elapsed_seconds(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 inline int cmd_export(const arguments& a) {
     const std::string out = a.require("sqlite");
     xlens::export_options options;

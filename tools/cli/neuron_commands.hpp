@@ -175,7 +175,7 @@ inline std::vector<std::vector<xlens::token_id>> harvest_windows(const arguments
 
 inline std::string seconds_since(std::chrono::steady_clock::time_point t0) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::snprintf(buf, sizeof buf, "%.2f s", elapsed_seconds(t0));
     return buf;
 }
 
