@@ -131,7 +131,8 @@ inline const weight& canonical_weight(const model_weights& w, role r, std::size_
 }
 
 /// Holds OUT.tmp for one export: an exclusive flock, so a second writer fails at once instead of
-/// interleaving pages with the first. flock and SQLite's fcntl locks do not interact on Linux.
+/// interleaving pages with the first. flock and SQLite's fcntl locks do not interact on Linux's
+/// local file systems (on NFS flock is built on fcntl, and this lock is not one to rely on).
 class export_lock {
 public:
     explicit export_lock(const std::string& out_path) : tmp_(out_path + ".tmp"), out_(out_path) {
@@ -382,36 +383,17 @@ private:
     std::map<group_key, column_map> fillers_;
 };
 
-}  // namespace detail
-
-inline export_report export_sqlite(const std::string& model_path, const std::string& out_path, const export_options& options) {
+/// Writes every table of the database at `path` (the export's .tmp) in one transaction. Statements
+/// die before their connection, and the connection before the caller checks the file.
+inline void write_database(const std::string& path, const std::string& model_path, const model& m, const export_source& src,
+                           const tokenizer* tok, const export_options& options, export_report& report) {
     namespace fs = std::filesystem;
-    if (detail::is_sqlite_file(model_path))
-        throw input_error(560, "'" + model_path + "' is already a weight database; export the model it came from");
-    const model m = model::load(model_path);
     const auto& c = m.config();
     const family* fam = nullptr;
     for (const auto& f : families())
         if (c.architecture == f.name) fam = &f;
     const bool from_gguf = m.format() == "gguf";
-    detail::export_source src = detail::open_export_source(model_path, m.format());
-    std::error_code ec;
-    auto is_output = [&](const fs::path& p) { return fs::exists(out_path, ec) && fs::equivalent(out_path, p, ec); };
-    bool clobbers = is_output(model_path);
-    for (const auto& w : src.weights) clobbers = clobbers || is_output(src.folder / w.name);
-    for (const auto& c : src.companions) clobbers = clobbers || is_output(src.folder / c.first);
-    if (clobbers) throw input_error(563, "'" + out_path + "' is a file of the model being exported; write the database elsewhere");
-    std::optional<tokenizer> tok;
-    try {
-        tok = load_tokenizer(model_path);
-    } catch (const error&) {
-        // A model without a tokenizer still exports; tokens.text and tokens.bytes stay NULL.
-    }
-
-    detail::export_lock lock(out_path);
-    export_report report;
-    {  // statements die before their connection, the connection before the checks below
-    auto sql = io::sqlite::database::open(lock.tmp(), io::sqlite::open_mode::create);
+    auto sql = io::sqlite::database::open(path, io::sqlite::open_mode::create);
     // One writer, a file nobody reads until the rename: no journal, no syncs until the end.
     sql.exec("PRAGMA page_size = 65536; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
              "PRAGMA locking_mode = EXCLUSIVE; PRAGMA application_id = " + std::to_string(db::application_id) +
@@ -451,12 +433,12 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
         segment.step();
         segment.reset();
     };
-    std::vector<detail::export_tensor> tensors;
+    std::vector<export_tensor> tensors;
     for (const auto& [name, map, held] : src.weights) {
         add_file(name, "weights", map->data(), map->size());
         std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
         for (const auto& t : *held) {
-            detail::export_tensor et;
+            export_tensor et;
             et.ref = &t;
             et.file = name;
             et.byte_offset = static_cast<std::uint64_t>(t.data - map->data());
@@ -472,7 +454,7 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
         if (at < map->size()) add_segment(name, at, map->data() + at, map->size() - at);
     }
     for (const auto& [name, kind] : src.companions) {
-        const std::string bytes = detail::read_whole_file(src.folder / name);
+        const std::string bytes = read_whole_file(src.folder / name);
         const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
         add_file(name, kind, data, bytes.size());
         add_segment(name, 0, data, bytes.size());
@@ -497,9 +479,9 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
             if (p.rows * p.cols * io::traits(t.ref->type).block_bytes != t.ref->nbytes && db::keeps_own_bytes(t.ref->type))
                 t.places.clear();  // not the shape the role needs: keep it raw rather than guess
     }
-    detail::choose_storage(tensors);
+    choose_storage(tensors);
 
-    detail::row_writer rows(sql, m, tok ? &*tok : nullptr);
+    row_writer rows(sql, m, tok);
     {
         auto insert = sql.prepare(
             "INSERT INTO tensors (id, name, dtype, shape, file, byte_offset, nbytes, sha256, role, layer, storage, semantic) "
@@ -536,7 +518,7 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
                 // Its rows hold the loader's float32 weights, in the canonical (HF) layout.
                 for (const auto& p : t.places) {
                     const auto canonical = db::placements(p.column->source_role, t.layer, facts.canonical());
-                    const weight& w = detail::canonical_weight(m.weights(), p.column->source_role, t.layer);
+                    const weight& w = canonical_weight(m.weights(), p.column->source_role, t.layer);
                     if (!canonical.empty() && !w.empty())
                         rows.add(canonical.front(), reinterpret_cast<const std::uint8_t*>(w.data), io::dtype::f32);
                 }
@@ -551,7 +533,32 @@ inline export_report export_sqlite(const std::string& model_path, const std::str
     if (!options.rules_path.empty()) write_rules(sql, load_rules(options.rules_path), m);
 
     sql.exec("COMMIT");
+}
+
+}  // namespace detail
+
+inline export_report export_sqlite(const std::string& model_path, const std::string& out_path, const export_options& options) {
+    namespace fs = std::filesystem;
+    if (detail::is_sqlite_file(model_path))
+        throw input_error(560, "'" + model_path + "' is already a weight database; export the model it came from");
+    const model m = model::load(model_path);
+    detail::export_source src = detail::open_export_source(model_path, m.format());
+    std::error_code ec;
+    auto is_output = [&](const fs::path& p) { return fs::exists(out_path, ec) && fs::equivalent(out_path, p, ec); };
+    bool clobbers = is_output(model_path);
+    for (const auto& w : src.weights) clobbers = clobbers || is_output(src.folder / w.name);
+    for (const auto& companion : src.companions) clobbers = clobbers || is_output(src.folder / companion.first);
+    if (clobbers) throw input_error(563, "'" + out_path + "' is a file of the model being exported; write the database elsewhere");
+    std::optional<tokenizer> tok;
+    try {
+        tok = load_tokenizer(model_path);
+    } catch (const error&) {
+        // A model without a tokenizer still exports; tokens.text and tokens.bytes stay NULL.
     }
+
+    detail::export_lock lock(out_path);
+    export_report report;
+    detail::write_database(lock.tmp(), model_path, m, src, tok ? &*tok : nullptr, options, report);
     // Checked while still marked incomplete, so a kill before the end never leaves a file that
     // says it is complete; then the flag, in its own transaction, is the last write.
     if (options.verify) {
