@@ -476,7 +476,7 @@ inline void write_database(const std::string& path, const std::string& model_pat
         t.layer = it->second.second;
         t.places = db::placements(t.r, t.layer, facts);
         for (const auto& p : t.places)
-            if (p.rows * p.cols * io::traits(t.ref->type).block_bytes != t.ref->nbytes && db::keeps_own_bytes(t.ref->type))
+            if (db::keeps_own_bytes(t.ref->type) && p.matrix_bytes(t.ref->type, t.ref->where()) != t.ref->nbytes)
                 t.places.clear();  // not the shape the role needs: keep it raw rather than guess
     }
     choose_storage(tensors);

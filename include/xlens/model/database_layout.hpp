@@ -92,6 +92,10 @@ struct placement {
     std::uint64_t vector_length() const { return axis == 0 ? cols : rows; }
     /// Bytes of one table row's BLOB for elements of `type`.
     std::uint64_t blob_bytes(io::dtype type) const { return per_unit * vector_length() * io::traits(type).block_bytes; }
+    /// Bytes of the whole [rows, cols] tensor in a plain (unblocked) dtype; overflow throws, naming `what`.
+    std::uint64_t matrix_bytes(io::dtype type, const std::string& what) const {
+        return xlens::detail::checked_mul(xlens::detail::checked_mul(rows, cols, what), io::traits(type).block_bytes, what);
+    }
 };
 
 /// What a placement needs to know about the model: sizes and how the checkpoint lays weights out.

@@ -68,10 +68,10 @@ public:
     /// Sizes and layout the placements need.
     const db::layout_facts& facts() const { return facts_; }
 
-    /// Every tensor, in source order.
-    std::vector<stored_tensor> tensors() const;
+    /// Every tensor, in source order (read and checked once, when the database is opened).
+    const std::vector<stored_tensor>& tensors() const { return tensors_; }
     /// Every source file (weights, index, config, tokenizer files).
-    std::vector<stored_file> files() const;
+    const std::vector<stored_file>& files() const { return files_; }
     /// The bytes of `t`, rebuilt and checked against its recorded SHA-256 (format_error 237 if they differ).
     std::vector<std::uint8_t> tensor_bytes(const stored_tensor& t) const;
     /// The bytes of source file `name`, rebuilt exactly and checked against its SHA-256 (237).
@@ -85,9 +85,13 @@ private:
         weight_database db(io::sqlite::database::open(path, io::sqlite::open_mode::read_only));
         db.check_schema();
         db.check_header(unfinished);
+        db.files_ = db.read_files();  // read and checked once; every rebuild works from this view
+        db.tensors_ = db.read_tensors();
         return db;
     }
     void check_schema();
+    std::vector<stored_file> read_files() const;
+    std::vector<stored_tensor> read_tensors() const;
     void check_header(bool unfinished);
     [[noreturn]] void fail(int id, const std::string& what) const { throw format_error(id, path() + ": " + what); }
     std::vector<std::uint8_t> rebuild(const stored_tensor& t) const;
@@ -96,6 +100,8 @@ private:
 
     io::sqlite::database sql_;
     std::uint64_t database_bytes_ = 0;
+    std::vector<stored_file> files_;
+    std::vector<stored_tensor> tensors_;
     std::string source_format_, architecture_;
     db::layout_facts facts_;
 };
@@ -188,7 +194,7 @@ inline void weight_database::check_header(bool unfinished) {
     if (ec) throw io_error(120, "cannot read the size of '" + path() + "': " + ec.message());
 }
 
-inline std::vector<stored_tensor> weight_database::tensors() const {
+inline std::vector<stored_tensor> weight_database::read_tensors() const {
     std::vector<stored_tensor> out;
     std::map<std::string, std::uint64_t> file_sizes;
     for (const auto& f : files()) file_sizes[f.name] = f.size;
@@ -252,7 +258,7 @@ inline std::vector<stored_tensor> weight_database::tensors() const {
     return out;
 }
 
-inline std::vector<stored_file> weight_database::files() const {
+inline std::vector<stored_file> weight_database::read_files() const {
     std::vector<stored_file> out;
     std::uint64_t total = 0;
     auto q = sql_.prepare("SELECT name, kind, size, sha256 FROM source_files ORDER BY rowid");
@@ -290,7 +296,7 @@ inline void weight_database::scatter_semantic(const stored_tensor& t, std::uint8
     if (places.empty()) fail(238, row + ": role " + t.role_name + " has no semantic table in this model");
     const std::size_t esize = io::traits(t.type).block_bytes;
     for (const auto& p : places) {
-        if (xlens::detail::checked_mul(xlens::detail::checked_mul(p.rows, p.cols, row), esize, row) != t.nbytes)
+        if (p.matrix_bytes(t.type, row) != t.nbytes)
             fail(236, row + ": " + std::to_string(t.nbytes) + " bytes cannot be the [" + std::to_string(p.rows) + ", " +
                           std::to_string(p.cols) + "] matrix its role needs");
         const std::string table = p.column->table, unit = db::unit_column(table), norm = p.column->norm;
@@ -362,7 +368,7 @@ inline std::vector<std::uint8_t> weight_database::tensor_bytes(const stored_tens
 inline std::vector<std::uint8_t> weight_database::file_bytes(const std::string& name) const {
     stored_file file;
     bool found = false;
-    for (auto& f : files())
+    for (const auto& f : files_)
         if (f.name == name) {
             file = f;
             found = true;
@@ -385,7 +391,7 @@ inline std::vector<std::uint8_t> weight_database::file_bytes(const std::string& 
         put(static_cast<std::uint64_t>(offset), blob.data(), blob.size(), where);
     }
     // The file's hash covers its tensors; only when it differs are they hashed one by one, to name the culprit.
-    const auto all = tensors();
+    const auto& all = tensors_;
     for (const auto& t : all)
         if (t.file == name) {
             auto bytes = rebuild(t);
