@@ -156,10 +156,12 @@ inline void add_prior_rule(rule_set& out, const std::vector<double>& mean_probab
     mean /= static_cast<double>(mean_logits.size());
     std::vector<token_id> order(mean_logits.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<token_id>(i);
-    std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) { return mean_logits[a] > mean_logits[b]; });
+    std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) {
+        return mean_logits[static_cast<std::size_t>(a)] > mean_logits[static_cast<std::size_t>(b)];
+    });
     const std::size_t keep = n == 0 ? order.size() : std::min(n, order.size());
     for (std::size_t i = 0; i < order.size(); ++i) {
-        const double bias = mean_logits[order[i]] - mean;
+        const double bias = mean_logits[static_cast<std::size_t>(order[i])] - mean;
         const bool listed = n == 0 || i < keep || order.size() - i <= keep;
         if (!listed) continue;
         token_bias b{order[i], text_of(tok, {order[i]}), static_cast<float>(bias)};

@@ -90,25 +90,26 @@ public:
             bool operator>(const candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
         };
         std::priority_queue<candidate, std::vector<candidate>, std::greater<candidate>> queue;
+        auto at = [&](int pos) -> symbol& { return symbols[static_cast<std::size_t>(pos)]; };  // pos ≥ 0
         auto consider = [&](int pos) {
-            int next = symbols[pos].next;
+            int next = at(pos).next;
             if (next < 0) return;
-            auto it = merges_.find(pair_key(symbols[pos].id, symbols[next].id));
+            auto it = merges_.find(pair_key(at(pos).id, at(next).id));
             if (it != merges_.end()) queue.push({it->second.rank, pos, it->second.merged});
         };
         for (int i = 0; i + 1 < static_cast<int>(symbols.size()); ++i) consider(i);
         while (!queue.empty()) {
             candidate top = queue.top();
             queue.pop();
-            symbol& left = symbols[top.pos];
+            symbol& left = at(top.pos);
             if (left.id < 0 || left.next < 0) continue;
-            auto it = merges_.find(pair_key(left.id, symbols[left.next].id));
+            auto it = merges_.find(pair_key(left.id, at(left.next).id));
             if (it == merges_.end() || it->second.merged != top.merged) continue;  // a stale entry
-            symbol& right = symbols[left.next];
+            symbol& right = at(left.next);
             left.id = top.merged;
             right.id = -1;
             left.next = right.next;
-            if (left.next >= 0) symbols[left.next].prev = top.pos;
+            if (left.next >= 0) at(left.next).prev = top.pos;
             if (left.prev >= 0) consider(left.prev);
             consider(top.pos);
         }

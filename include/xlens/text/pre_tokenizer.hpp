@@ -101,7 +101,7 @@ private:
         int next = 256;
         for (int b = 0; b < 256; ++b) {
             char32_t c = printable(b) ? static_cast<char32_t>(b) : static_cast<char32_t>(next++);
-            append_utf8(spelling_[b], c);
+            append_utf8(spelling_[static_cast<std::size_t>(b)], c);
             byte_of_[c] = b;
         }
     }

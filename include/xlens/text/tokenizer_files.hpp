@@ -282,11 +282,11 @@ inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_s
             token_id id = spec.model.find(piece);
             return id >= 0 ? std::optional<token_id>(id) : std::nullopt;
         };
-        auto ids_of = [&](const nlohmann::json& j, const char* key) {
+        auto ids_of = [&](const nlohmann::json& entry, const char* key) {
             std::vector<token_id> ids;
-            if (j.contains(key) && j[key].is_number_integer()) ids.push_back(detail::json_id(j[key], where, key));
-            if (j.contains(key) && j[key].is_array())
-                for (const auto& v : j[key]) ids.push_back(detail::json_id(v, where, key));
+            if (entry.contains(key) && entry[key].is_number_integer()) ids.push_back(detail::json_id(entry[key], where, key));
+            if (entry.contains(key) && entry[key].is_array())
+                for (const auto& v : entry[key]) ids.push_back(detail::json_id(v, where, key));
             return ids;
         };
         if (auto b = detail::config_token(config, "bos_token")) spec.bos = id_of(*b);

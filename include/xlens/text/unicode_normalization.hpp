@@ -129,7 +129,7 @@ inline void canonical_order(std::vector<marked_code_point>& s) {
         std::size_t end = i;
         while (end < s.size() && s[end].ccc != 0) ++end;
         if (end - i > 32) {
-            std::stable_sort(s.begin() + i, s.begin() + end, by_class);
+            std::stable_sort(s.begin() + static_cast<std::ptrdiff_t>(i), s.begin() + static_cast<std::ptrdiff_t>(end), by_class);
         } else {
             for (std::size_t j = i + 1; j < end; ++j)  // insertion sort: runs are nearly always 1–3 marks
                 for (std::size_t k = j; k > i && s[k - 1].ccc > s[k].ccc; --k) std::swap(s[k - 1], s[k]);
