@@ -14,7 +14,8 @@ mkdir -p "$cache"
 
 debian_packages=(build-essential cmake ccache pkg-config python3-venv unzip
   libxtensor-dev libxtensor-blas-dev libopenblas-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libpcre2-dev
-  libsqlite3-dev sqlite3)
+  libsqlite3-dev sqlite3
+  clang libclang-rt-14-dev clang-tidy cppcheck doxygen)  # fuzzing + ThreadSanitizer, lint, API reference
 if [ "${1:-}" = --browser ]; then debian_packages+=(chromium); fi
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -29,9 +30,10 @@ fi
 
 venv=$cache/venv
 # transformer-lens is the oracle for the analyses (logit lens, attribution, patching) and the peer in
-# benchmarks/compare_patching.py; jsonschema checks rules.json against docs/rules.schema.json. torch
+# benchmarks/compare_patching.py; jsonschema checks rules.json against docs/rules.schema.json; conan
+# runs `conan create` of the recipe (tests/packaging/conan_create.sh). torch
 # stays pinned in the same install so nothing can move it.
-python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens jsonschema)
+python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens jsonschema conan)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating the reference-oracle venv in $venv"
   python3 -m venv "$venv"
