@@ -85,6 +85,7 @@ inline std::vector<token_probability> top_tokens(const tokenizer* tok, const flo
     for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<token_id>(i);
     k = std::min(k, n);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      // cppcheck-suppress arrayIndexThenCheck ; `a < b` breaks ties, it is not a bounds check
                       [&](token_id a, token_id b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     std::vector<token_probability> out;
     for (std::size_t i = 0; i < k; ++i) {

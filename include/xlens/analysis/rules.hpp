@@ -300,9 +300,10 @@ inline std::vector<rule> neuron_candidates(const neuron_harvester& keys, const s
             r.mean_scaled_activation = static_cast<float>(a.mean_scaled);
             for (const auto& ctx : a.top) {
                 const auto& w = windows.at(ctx.window);
-                const std::size_t len = std::min<std::size_t>(o.trigger_length, ctx.position + 1);
-                std::vector<token_id> pattern(w.begin() + static_cast<std::ptrdiff_t>(ctx.position + 1 - len),
-                                              w.begin() + static_cast<std::ptrdiff_t>(ctx.position + 1));
+                const std::size_t end = std::size_t{ctx.position} + 1;  // one past the trigger's last token
+                const std::size_t len = std::min<std::size_t>(o.trigger_length, end);
+                std::vector<token_id> pattern(w.begin() + static_cast<std::ptrdiff_t>(end - len),
+                                              w.begin() + static_cast<std::ptrdiff_t>(end));
                 bool seen = false;
                 for (const auto& t : r.triggers) seen = seen || t.tokens == pattern;
                 if (!seen) r.triggers.push_back({pattern, text_of(tok, pattern), 0.0f, 0.0f, 0});

@@ -17,6 +17,7 @@
 // replaces OUT with the same bytes.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -475,9 +476,11 @@ inline void write_database(const std::string& path, const std::string& model_pat
         t.r = it->second.first;
         t.layer = it->second.second;
         t.places = db::placements(t.r, t.layer, facts);
-        for (const auto& p : t.places)
-            if (db::keeps_own_bytes(t.ref->type) && p.matrix_bytes(t.ref->type, t.ref->where()) != t.ref->nbytes)
-                t.places.clear();  // not the shape the role needs: keep it raw rather than guess
+        const bool misshapen = db::keeps_own_bytes(t.ref->type) &&
+                               std::any_of(t.places.begin(), t.places.end(), [&](const db::placement& p) {
+                                   return p.matrix_bytes(t.ref->type, t.ref->where()) != t.ref->nbytes;
+                               });
+        if (misshapen) t.places.clear();  // not the shape the role needs: keep it raw rather than guess
     }
     choose_storage(tensors);
 

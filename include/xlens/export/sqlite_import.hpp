@@ -81,7 +81,7 @@ inline std::map<std::string, std::string> source_metadata(const weight_database&
 inline import_report import_safetensors(const std::string& db_path, const std::string& out_path) {
     namespace fs = std::filesystem;
     auto db = weight_database::open(db_path);
-    const auto tensors = db.tensors();
+    const auto& tensors = db.tensors();
     for (const auto& t : tensors)
         if (!io::detail::is_safetensors_dtype(t.type))
             throw input_error(561, db_path + ": tensor '" + t.name + "' is " + t.dtype_name +

@@ -170,7 +170,8 @@ template <class T, class Out>
 inline std::vector<Out> gguf_read_numbers(gguf_cursor& c, std::uint64_t count, const std::string& owner) {
     const std::uint8_t* p = c.take(count * sizeof(T), "array data", owner);  // count was bounded by the caller
     std::vector<Out> out(static_cast<std::size_t>(count));
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<Out>(load_le<T>(p + i * sizeof(T)));
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = static_cast<Out>(load_le<T>(p + i * sizeof(T)));  // NOLINT(bugprone-signed-char-misuse): INT8 values are signed
     return out;
 }
 

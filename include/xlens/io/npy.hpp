@@ -288,7 +288,7 @@ inline npy_array read_npy(const std::string& path) {
             case dtype::i64: out.integers[i] = load_le<std::int64_t>(v); break;
             case dtype::i32: out.integers[i] = load_le<std::int32_t>(v); break;
             case dtype::i16: out.integers[i] = load_le<std::int16_t>(v); break;
-            case dtype::i8: out.integers[i] = static_cast<std::int8_t>(*v); break;
+            case dtype::i8: out.integers[i] = static_cast<std::int8_t>(*v); break;  // NOLINT(bugprone-signed-char-misuse): i8 is signed
             default: out.integers[i] = *v; break;  // u8, bool
         }
         if (integral) out.data[i] = static_cast<float>(out.integers[i]);

@@ -54,9 +54,10 @@ public:
         auto& w = st_.weights;
         w.embed = required(role::embed, 0, {c.d_vocab, d});
         if (c.attn.positions == position_kind::learned) w.pos_embed = required(role::pos_embed, 0, {c.n_ctx, d});
-        w.layers.resize(c.n_layers);
+        // One layer at a time: a config claiming 33 million layers fails at the first missing tensor
+        // instead of allocating them all first.
         for (std::size_t L = 0; L < c.n_layers; ++L) {
-            auto& lw = w.layers[L];
+            auto& lw = w.layers.emplace_back();
             lw.ln1 = norm(role::ln1_w, role::ln1_b, L);
             lw.ln2 = norm(role::ln2_w, role::ln2_b, L);
             if (fam_.qkv == qkv_layout::separate) {
@@ -98,7 +99,7 @@ private:
         return it == by_name_.end() ? nullptr : it->second;
     }
 
-    weight required(role r, std::size_t layer, std::vector<std::size_t> shape) {
+    weight required(role r, std::size_t layer, const std::vector<std::size_t>& shape) {
         const auto* t = find(r, layer);
         if (!t) {
             auto name = tensor_name(table_, r, layer);
@@ -117,6 +118,7 @@ private:
         if (!io::is_float_convertible(t.type))
             throw weights_error(404, t.where() + " has dtype " + io::dtype_name(t.type) + ", which xlens cannot convert to float32");
         bool aligned = reinterpret_cast<std::uintptr_t>(t.data) % alignof(float) == 0;
+        // cppcheck-suppress invalidPointerCast ; the bytes are little-endian IEEE float32, checked aligned
         if (t.type == io::dtype::f32 && aligned) return {reinterpret_cast<const float*>(t.data), shape};
         converted_[io::dtype_name(t.type)] += 1;
         float* out = allocate(t.elements());
@@ -256,7 +258,7 @@ inline void check_all_finite(const model::state& st) {
 
 inline std::shared_ptr<model::state> safetensors_model_from(const std::string& source, const nlohmann::json& config,
                                                           const std::string& config_where,
-                                                          std::shared_ptr<io::safetensors_checkpoint> checkpoint) {
+                                                          const std::shared_ptr<io::safetensors_checkpoint>& checkpoint) {
     auto st = std::make_shared<model::state>();
     st->source = source;
     st->format = "safetensors";
@@ -273,10 +275,10 @@ inline std::shared_ptr<model::state> load_safetensors_model(const std::string& p
         throw io_error(105, path + ": no config.json beside the weights (looked for '" + config_path.string() + "')");
     auto json = io::read_json_file(config_path.string());
     auto checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
-    return safetensors_model_from(path, json, config_path.string(), std::move(checkpoint));
+    return safetensors_model_from(path, json, config_path.string(), checkpoint);
 }
 
-inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, std::shared_ptr<io::gguf_file> file) {
+inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, const std::shared_ptr<io::gguf_file>& file) {
     auto st = std::make_shared<model::state>();
     st->source = source;
     st->format = "gguf";

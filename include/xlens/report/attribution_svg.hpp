@@ -28,11 +28,12 @@ namespace xlens {
 /// @param r            the attribution from direct_logit_attribution().
 /// @param top_n        how many components get their own bar; the rest are summed into one "other" bar.
 /// @param token_texts  the texts of r.tokens, to name the position's token; by id ("#9") when empty.
-/// @param target_text  the target token's text for the title; by id when empty. Likewise versus_text.
+/// @param target_text  the target token's text for the title; by id when empty.
+/// @param versus_text  the other token's text when the target is a logit difference; by id when empty.
 /// @return             the SVG text, ready to write to a .svg file.
 /// @exceptions         none of its own (std::bad_alloc aside); NaN values get no bar and read "n/a".
 /// @complexity         O(n log n) in the number of components (the ranking).
-/// @example            std::ofstream("dla.svg") << xlens::attribution_svg(receipt, 20, texts, " Paris", " London");
+/// @usage            `std::ofstream("dla.svg") << xlens::attribution_svg(receipt, 20, texts, " Paris", " London");`
 inline std::string attribution_svg(const attribution_result& r, std::size_t top_n = 20,
                                    const std::vector<std::string>& token_texts = {}, const std::string& target_text = "",
                                    const std::string& versus_text = "");

@@ -39,9 +39,9 @@ namespace xlens {
 ///                pattern heatmap needs report["example"]["patterns"]; without it the page says so.
 /// @return        the page as UTF-8 text, ready to write to a .html file.
 /// @exceptions    none of its own; a document that is not a heads report still yields a page, which
-///                then reports the problem in its red #script-errors box instead of rendering.
+///                then reports the problem in its red `#script-errors` box instead of rendering.
 /// @complexity    linear in the size of the JSON document.
-/// @example       write_text("heads.html", xlens::heads_html(report));
+/// @usage       `write_text("heads.html", xlens::heads_html(report));`
 inline std::string heads_html(const nlohmann::json& report);
 
 // ==== implementation ================================================================================

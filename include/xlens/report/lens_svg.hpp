@@ -30,7 +30,7 @@ namespace xlens {
 /// @exceptions    none of its own (std::bad_alloc aside); rows or cells missing from `r` are drawn
 ///                as grey "n/a" cells, and NaN probabilities as grey.
 /// @complexity    linear in layers × positions × top_k.
-/// @example       std::ofstream("lens.svg") << xlens::lens_svg(xlens::logit_lens(model, tokens, o, &tok));
+/// @usage       `std::ofstream("lens.svg") << xlens::lens_svg(xlens::logit_lens(model, tokens, o, &tok));`
 inline std::string lens_svg(const lens_result& r);
 
 // ==== implementation ================================================================================

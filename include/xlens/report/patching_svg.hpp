@@ -35,7 +35,7 @@ namespace xlens {
 /// @exceptions         none of its own (std::bad_alloc aside); NaN values are grey and read "n/a";
 ///                     values of another rank give a figure with a note and no cells.
 /// @complexity         linear in the number of values.
-/// @example            std::ofstream("patching.svg") << xlens::patching_svg(r, texts);
+/// @usage            `std::ofstream("patching.svg") << xlens::patching_svg(r, texts);`
 inline std::string patching_svg(const patching_result& r, const std::vector<std::string>& token_texts = {});
 
 // ==== implementation ================================================================================

@@ -33,9 +33,9 @@ namespace xlens {
 ///               (strings that are not valid UTF-8 are embedded with U+FFFD in place of bad bytes).
 /// @return       the page as UTF-8 text, ready to write to a .html file.
 /// @exceptions   none of its own; a document that is not a probe still yields a page, which then
-///               reports the problem in its red #script-errors box instead of rendering.
+///               reports the problem in its red `#script-errors` box instead of rendering.
 /// @complexity   linear in the size of the JSON document.
-/// @example      write_text("probe.html", xlens::probe_html(xlens::io::read_json_file("probe.json")));
+/// @usage      `write_text("probe.html", xlens::probe_html(xlens::io::read_json_file("probe.json")));`
 inline std::string probe_html(const nlohmann::json& probe);
 
 // ==== implementation ================================================================================

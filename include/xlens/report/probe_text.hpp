@@ -29,7 +29,10 @@ inline std::string quoted(const std::string& text, std::size_t width) {
             cut = i;
             break;
         }
-    if (cut < q.size()) q = q.substr(0, cut) + "…";
+    if (cut < q.size()) {
+        q.resize(cut);
+        q += "…";
+    }
     return q;
 }
 

@@ -53,8 +53,9 @@ inline bool is_wide(char32_t c) {
 
 }  // namespace detail
 
-/// `text` as XML character data, safe in element content and in quoted attributes: <>&"' escaped;
-/// ill-formed UTF-8 → U+FFFD; C0 controls, which XML 1.0 forbids even as references, → "\x01";
+/// `text` as XML character data, safe in element content and in quoted attributes: `<>&"'` escaped;
+/// ill-formed UTF-8 → U+FFFD; C0 controls, which XML 1.0 forbids even as references, → their
+/// hex as visible text (backslash, x, two digits);
 /// U+FFFE/U+FFFF → U+FFFD; tab, newline and CR kept, as references.
 inline std::string escape(std::string_view text) {
     std::string out;
@@ -76,7 +77,8 @@ inline std::string escape(std::string_view text) {
 }
 
 /// A token's text made readable on one line: ' ' → '␣' (unless `spaces_visible` is false, e.g. inside
-/// quotes), '\n' → '↵', '\t' → '→', other controls (C0, DEL, C1) → "\x0d", "" → '∅'.
+/// quotes), newline → '↵', tab → '→', other controls (C0, DEL, C1) → their hex as visible text
+/// (backslash, x, two digits), empty → '∅'.
 /// The result is valid UTF-8 but not yet escaped.
 inline std::string token_display(std::string_view text, bool spaces_visible = true) {
     if (text.empty()) return "∅";
@@ -189,7 +191,7 @@ inline const char* ink_on(rgb background) {
     return luma < 140 ? "#ffffff" : "#1d2330";
 }
 
-/// <text> at (x, y) with `content` escaped; `attributes` are written as given (trusted constants).
+/// `<text>` at (x, y) with `content` escaped; `attributes` are written as given (trusted constants).
 inline std::string text(double x, double y, std::string_view content, const std::string& attributes = "") {
     return "<text x=\"" + px(x) + "\" y=\"" + px(y) + "\"" + (attributes.empty() ? "" : " " + attributes) + ">" +
            escape(content) + "</text>\n";
@@ -213,7 +215,7 @@ std::string colour_bar(double x, double y, double width, Colour colour, std::str
     return out + "</g>\n";
 }
 
-/// The XML declaration, <svg> of the given size, a <title>, the shared style, a white background
+/// The XML declaration, `<svg>` of the given size, a `<title>`, the shared style, a white background
 /// and `title` as the visible heading (baseline y = 22). Font and text colour are attributes of the
 /// root, inherited, so an element's own fill="…" or font-size="…" attribute overrides them (a CSS
 /// rule for `text` would override the element's attributes instead).

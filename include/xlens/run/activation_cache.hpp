@@ -162,7 +162,7 @@ public:
             tensors.push_back({hook_name(p), io::dtype::f32, std::vector<std::uint64_t>(a.shape().begin(), a.shape().end()), a.data()});
         io::write_safetensors(path, tensors, {{"format", "pt"}, {"producer", "xlens"}});
     }
-    /// One .npy file per hook point in `folder` (created if needed): folder/<hook name>.npy.
+    /// One .npy file per hook point in `folder` (created if needed): `folder/<hook name>.npy`.
     void save_npy(const std::string& folder) const {
         std::filesystem::create_directories(folder);
         for (const auto& [p, a] : entries_)

@@ -58,7 +58,7 @@ struct encode_options {
     bool strict_utf8 = false;        // ill-formed UTF-8: replaced by U+FFFD (false), or input_error 510
 };
 
-class tokenizer {
+class tokenizer {  // NOLINT(bugprone-reserved-identifier): clang-tidy 14 flags the implicit copy constructor's parameter
 public:
     /// Takes `spec`; throws config_error 313 if an added token's id is outside the vocabulary.
     explicit tokenizer(tokenizer_spec spec);

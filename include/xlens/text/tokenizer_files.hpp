@@ -308,7 +308,7 @@ inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_s
 }
 
 inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
-    const std::string where = f.path();
+    const std::string& where = f.path();
     const std::string kind = f.get_string("tokenizer.ggml.model", "");
     if (kind != "gpt2") detail::unsupported_tokenizer(where, "tokenizer.ggml.model '" + kind + "'");
     tokenizer_spec spec;
