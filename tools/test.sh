@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Everything CI checks, from a fresh Debian machine: setup, release build + all tests (C++ unit
-# tests, the reference oracle against transformers/gguf/safetensors, the find_package consumer,
-# header self-containment), then the unit tests again under AddressSanitizer + UBSan.
-#   bash tools/test.sh            (XLENS_SKIP_SANITIZERS=1 skips the sanitizer pass)
+# Everything CI checks, from a fresh Debian machine: setup; release build + all tests (C++ unit
+# tests, the reference oracle against transformers/gguf/safetensors/TransformerLens, packaging
+# (install, pkg-config, vcpkg port, conan create), every doc snippet, the ThreadSanitizer and memory
+# tests, fuzz-corpus replays; every header compiles alone without warnings); lint (Doxygen,
+# clang-tidy, cppcheck); fuzzing (libFuzzer, ASan+UBSan, XLENS_FUZZ_SECONDS per target); then the
+# unit tests and more under AddressSanitizer + UBSan.
+#   bash tools/test.sh            (XLENS_SKIP_SANITIZERS=1 skips the sanitizer pass, XLENS_SKIP_FUZZ=1 fuzzing)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -15,6 +18,14 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=cca
 cmake --build build -j"$jobs"
 echo "== ctest (release)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== lint: Doxygen API reference, clang-tidy, cppcheck"
+bash tools/lint.sh
+
+if [ "${XLENS_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzzing: libFuzzer under ASan + UBSan, ${XLENS_FUZZ_SECONDS:-60} s per target"
+  bash tools/fuzz.sh
+fi
 
 if [ "${XLENS_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
