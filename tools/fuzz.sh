@@ -21,14 +21,19 @@ export OPENBLAS_NUM_THREADS=1
 run() {
   local target=$1 work=$build/fuzz-run/$1
   rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
+  # Seeds and the saved crashes (fixed ones: good starting points); the repo's copies never grow.
   cp "$root/tests/fuzz/corpus/$target/"* "$work/corpus/"
-  if "$build/tests/fuzz/fuzz_$target" "$work/corpus" -max_total_time="$seconds" -max_len="${max_len[$target]}" \
+  cp "$root/tests/fuzz/regressions/$target/"* "$work/corpus/" 2>/dev/null || true
+  local dict=()
+  [ -f "$root/tests/fuzz/dict/$target.dict" ] && dict=(-dict="$root/tests/fuzz/dict/$target.dict")
+  if "$build/tests/fuzz/fuzz_$target" "$work/corpus" "${dict[@]}" -max_total_time="$seconds" -max_len="${max_len[$target]}" \
        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/" >"$work/log" 2>&1; then
     echo "fuzz_$target: ${seconds} s, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$') runs, $(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/log" | tail -n 1), no crash"
   else
     echo "fuzz_$target FAILED:"; tail -n 40 "$work/log"
     for a in "$work"/artifacts/*; do
-      [ -e "$a" ] && echo "  keep it: cp '$a' '$root/tests/fuzz/regressions/$target/<what-it-broke>'"
+      [ -e "$a" ] && echo "  keep it: cp '$a' '$root/tests/fuzz/regressions/$target/<what-it-broke>'" \
+        "(shrink it first: $build/tests/fuzz/fuzz_$target -minimize_crash=1 -runs=100000 '$a')"
     done
     return 1
   fi

@@ -2,12 +2,17 @@
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/), small valid inputs
 made by the reference libraries, so fuzzing starts from files that get past the first checks.
 
-usage: make_fuzz_seeds.py [OUTDIR]    (default: tests/fuzz/corpus beside this repository's tools/)
+usage: make_fuzz_seeds.py [OUTDIR] [--model SmolLM2-135M-Instruct.Q4_1.gguf]
+       (OUTDIR default: tests/fuzz/corpus beside this repository's tools/; --model default:
+       build/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf, skipped with a note when absent)
 
-Deterministic: rerunning it rewrites identical files. Every seed is a few KB at most.
+Deterministic: rerunning it rewrites identical files. Every seed is a few KB (under 25 KB).
+With the real model, gguf_metadata/smollm2_metadata_tiny.gguf keeps its metadata keys, types and
+values (chat template included) with the vocabulary cut to its first 400 tokens, the dimensions
+shrunk and small Q4_1 tensors.
 """
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +20,15 @@ from gguf import GGMLQuantizationType as Q, GGUFWriter
 from gguf.quants import quantize
 from safetensors.numpy import save as save_safetensors
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+import transformers
 
 ROOT = Path(__file__).resolve().parents[2]
 rng = np.random.default_rng(7)
+# A ChatML chat template (SmolLM2's shape: a default system message, then the turns).
+CHATML = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+          "{{ '<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n' }}{% endif %}"
+          "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 TEXT = ["The Eiffel Tower is in the city of Paris.", "One, two, three, four: 1234 5678!",
         "Water boils at 100 degrees; été, naïve, 東京.", "def f(x):\n    return x * 2\n", "  spaces   and\ttabs\n"] * 4
 
@@ -60,8 +71,8 @@ def gguf_seeds(out):
     tokens = byte_level_vocab() + ["Ġt", "he", "Ġthe", "<|endoftext|>"]
     merges = ["Ġ t", "h e", "Ġt he"]
 
-    def tiny_llama(path, quantise):
-        w = GGUFWriter(str(path), "llama")
+    def tiny_llama(path, quantise, arch="llama", pre="smollm", chat_template=None):
+        w = GGUFWriter(str(path), arch)
         d, heads, kv, ff, vocab = 8, 2, 1, 12, len(tokens)
         w.add_context_length(16)
         w.add_embedding_length(d)
@@ -72,12 +83,14 @@ def gguf_seeds(out):
         w.add_layer_norm_rms_eps(1e-6)
         w.add_rope_freq_base(10000.0)
         w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre("smollm")
+        w.add_tokenizer_pre(pre)
         w.add_token_list(tokens)
         w.add_token_types([1] * (len(tokens) - 1) + [3])
         w.add_token_merges(merges)
         w.add_bos_token_id(len(tokens) - 1)
         w.add_eos_token_id(len(tokens) - 1)
+        if chat_template:
+            w.add_chat_template(chat_template)
         f = lambda *s: (0.3 * rng.standard_normal(s)).astype(np.float32)
         w.add_tensor("token_embd.weight", f(vocab, d))
         w.add_tensor("blk.0.attn_norm.weight", np.ones(d, np.float32))
@@ -108,6 +121,49 @@ def gguf_seeds(out):
     w.add_array("ai", [1, 2, 3]); w.add_array("as", ["a", "b"]); w.add_array("af", [0.5, 1.5])
     w.add_tensor("q4_0", quantize(rng.standard_normal((2, 32)).astype(np.float32), Q.Q4_0), raw_dtype=Q.Q4_0)
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    # The other pre-tokenizers llama.cpp names (regex splits; NFC for qwen2) and the qwen2 family's GGUF keys.
+    tiny_llama(out / "tiny_llama_llama_bpe.gguf", quantise=False, pre="llama-bpe")
+    tiny_llama(out / "tiny_qwen2_qwen2_pre.gguf", quantise=False, arch="qwen2", pre="qwen2", chat_template=CHATML)
+
+
+def smollm2_seed(out, model):
+    """The real model's metadata over a tiny vocabulary and tiny Q4_1 weights (same key order and types)."""
+    from gguf import GGUFReader, GGUFValueType as V
+    reader = GGUFReader(str(model))
+    n_vocab, d, heads, kv, ff = 400, 32, 2, 1, 32
+    tokens = [bytes(reader.fields["tokenizer.ggml.tokens"].parts[i]).decode("utf-8")
+              for i in reader.fields["tokenizer.ggml.tokens"].data[:n_vocab]]
+    known = set(tokens)
+    merges = [m for m in reader.fields["tokenizer.ggml.merges"].contents()[:n_vocab]
+              if all(p in known for p in m.split(" ", 1)) and m.replace(" ", "", 1) in known]
+    tiny = {"llama.block_count": 1, "llama.context_length": 16, "llama.embedding_length": d,
+            "llama.feed_forward_length": ff, "llama.attention.head_count": heads, "llama.attention.head_count_kv": kv,
+            "llama.vocab_size": n_vocab, "llama.rope.dimension_count": d // heads,
+            "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.merges": merges,
+            "tokenizer.ggml.token_type": reader.fields["tokenizer.ggml.token_type"].contents()[:n_vocab]}
+    w = GGUFWriter(str(out / "smollm2_metadata_tiny.gguf"), "llama", use_temp_file=False)
+    w.kv_data[0].clear()  # the writer's own general.architecture: re-added below in the file's order
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        value = tiny.get(key, field.contents())
+        sub = field.types[1] if field.types[0] == V.ARRAY else None
+        w.add_key_value(key, value, field.types[0], sub_type=sub)
+    r = np.random.default_rng(11)
+    q = lambda *s: quantize((0.3 * r.standard_normal(s)).astype(np.float32), Q.Q4_1)
+    w.add_tensor("token_embd.weight", q(n_vocab, d), raw_dtype=Q.Q4_1)
+    w.add_tensor("blk.0.attn_norm.weight", np.ones(d, np.float32))
+    for name, rows in (("attn_q", d), ("attn_k", d // heads * kv), ("attn_v", d // heads * kv), ("attn_output", d)):
+        w.add_tensor(f"blk.0.{name}.weight", q(rows, d), raw_dtype=Q.Q4_1)
+    w.add_tensor("blk.0.ffn_norm.weight", np.ones(d, np.float32))
+    w.add_tensor("blk.0.ffn_gate.weight", q(ff, d), raw_dtype=Q.Q4_1)
+    w.add_tensor("blk.0.ffn_up.weight", q(ff, d), raw_dtype=Q.Q4_1)
+    w.add_tensor("blk.0.ffn_down.weight", q(d, ff), raw_dtype=Q.Q4_1)
+    w.add_tensor("output_norm.weight", np.ones(d, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def config_seeds(out):
@@ -133,11 +189,31 @@ def config_seeds(out):
     }
     for name, config in seeds.items():
         write(out / f"{name}.json", json.dumps(config, indent=1))
+    # As transformers 5 writes them (save_pretrained: the diff from the defaults): rope_parameters,
+    # layer_types, partial_rotary_factor. The version stamp is dropped so reruns are identical.
+    small = dict(vocab_size=53, hidden_size=24, num_hidden_layers=2, num_attention_heads=6, intermediate_size=36,
+                 max_position_embeddings=32)
+    written = {
+        "llama_transformers": transformers.LlamaConfig(architectures=["LlamaForCausalLM"], num_key_value_heads=2,
+                                                        tie_word_embeddings=True, **small),
+        "qwen2_sliding_transformers": transformers.Qwen2Config(architectures=["Qwen2ForCausalLM"], num_key_value_heads=2,
+                                                               use_sliding_window=True, sliding_window=8,
+                                                               max_window_layers=1, **small),
+        "gpt_neox_transformers": transformers.GPTNeoXConfig(architectures=["GPTNeoXForCausalLM"], rotary_pct=0.5,
+                                                            use_parallel_residual=False, **{**small, "hidden_size": 32,
+                                                                                            "num_attention_heads": 4}),
+        "gpt2_transformers": transformers.GPT2Config(architectures=["GPT2LMHeadModel"], vocab_size=53, n_embd=24, n_layer=2,
+                                                     n_head=3, n_positions=32, bos_token_id=52, eos_token_id=52),
+    }
+    for name, config in written.items():
+        d = json.loads(config.to_json_string())
+        d.pop("transformers_version", None)
+        write(out / f"{name}.json", json.dumps(d, indent=1, sort_keys=True))
 
 
 def tokenizer_seeds(out):
-    def trained(name, pre, normalizer=None, post=None, specials=("<|endoftext|>",)):
-        tok = Tokenizer(models.BPE())
+    def trained(name, pre, normalizer=None, post=None, specials=("<|endoftext|>",), model=None, added=(), sidecars=None):
+        tok = Tokenizer(model or models.BPE())
         tok.pre_tokenizer = pre
         tok.decoder = decoders.ByteLevel()
         if normalizer:
@@ -145,9 +221,13 @@ def tokenizer_seeds(out):
         trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=list(specials), show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tok.train_from_iterator(TEXT, trainer)
+        tok.add_tokens(list(added))
         if post:
             tok.post_processor = post(tok)
-        text = json.dumps(json.loads(tok.to_str()), ensure_ascii=False, separators=(",", ":"))
+        doc = json.loads(tok.to_str())
+        if sidecars:  # fuzz_tokenizer_json reads the files beside tokenizer.json from this key
+            doc["__sidecars__"] = sidecars
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
         write(out / f"{name}.json", text)
 
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -161,13 +241,32 @@ def tokenizer_seeds(out):
             ("<|begin_of_text|>", tok.token_to_id("<|begin_of_text|>"))]),
         specials=("<|begin_of_text|>", "<|end_of_text|>"))
     trained("digits_split", pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]))
+    # Added tokens with every flag, an unknown token, ignore_merges, a Sequence of post-processors with a suffix.
+    trained("added_tokens_flags", pre_tokenizers.Sequence([pre_tokenizers.Split(" ", behavior="merged_with_next"), byte_level]),
+            normalizer=normalizers.Sequence([normalizers.NFC()]),
+            model=models.BPE(unk_token="<unk>", ignore_merges=True),
+            specials=("<unk>", "<s>", "</s>"),
+            post=lambda tok: processors.Sequence([processors.ByteLevel(trim_offsets=False), processors.TemplateProcessing(
+                single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])]),
+            added=(AddedToken("<tab>", lstrip=True, rstrip=True, normalized=False), AddedToken("word", single_word=True),
+                   AddedToken("été", normalized=True)),
+            sidecars={"tokenizer_config": {"bos_token": "<s>", "eos_token": {"content": "</s>"},
+                                           "chat_template": [{"name": "default", "template": CHATML}]},
+                      "generation_config": {"eos_token_id": [2, 0]}, "config": {"bos_token_id": 1, "eos_token_id": 2}})
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else ROOT / "tests" / "fuzz" / "corpus"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("outdir", nargs="?", type=Path, default=ROOT / "tests" / "fuzz" / "corpus")
+    ap.add_argument("--model", type=Path, default=ROOT / "build" / "cache" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    args = ap.parse_args(argv)
+    out = args.outdir
     safetensors_seeds(out / "safetensors_header")
     gguf_seeds(out / "gguf_metadata")
+    if args.model.exists():
+        smollm2_seed(out / "gguf_metadata", args.model)
+    else:
+        print(f"note: {args.model} is absent: gguf_metadata/smollm2_metadata_tiny.gguf not rewritten")
     config_seeds(out / "config_json")
     tokenizer_seeds(out / "tokenizer_json")
     for target in sorted(out.iterdir()):

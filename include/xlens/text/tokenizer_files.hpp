@@ -357,12 +357,18 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     const auto unknown = static_cast<token_id>(unknown_id);
     spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, ignore_merges);
 
-    if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = static_cast<token_id>(f.get_uint("tokenizer.ggml.bos_token_id"));
-    if (f.has("tokenizer.ggml.eos_token_id")) spec.eos = static_cast<token_id>(f.get_uint("tokenizer.ggml.eos_token_id"));
+    auto special_id = [&](const char* key) {  // beyond int32 an id would wrap to another token
+        const std::uint64_t id = f.get_uint(key);
+        if (id > static_cast<std::uint64_t>(INT32_MAX))
+            throw config_error(313, where + ": " + key + " " + std::to_string(id) + " is outside the vocabulary");
+        return static_cast<token_id>(id);
+    };
+    if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = special_id("tokenizer.ggml.bos_token_id");
+    if (f.has("tokenizer.ggml.eos_token_id")) spec.eos = special_id("tokenizer.ggml.eos_token_id");
     if (f.get_bool("tokenizer.ggml.add_bos_token", false) && spec.bos) spec.prefix.push_back(*spec.bos);
     if (f.get_bool("tokenizer.ggml.add_eos_token", false) && spec.eos) spec.suffix.push_back(*spec.eos);
     std::vector<token_id> more;
-    if (f.has("tokenizer.ggml.eot_token_id")) more.push_back(static_cast<token_id>(f.get_uint("tokenizer.ggml.eot_token_id")));
+    if (f.has("tokenizer.ggml.eot_token_id")) more.push_back(special_id("tokenizer.ggml.eot_token_id"));
     detail::add_stop_tokens(spec, more);
     spec.chat_template = f.get_string("tokenizer.chat_template", "");
     return tokenizer(std::move(spec));
