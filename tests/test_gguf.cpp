@@ -214,7 +214,10 @@ TEST_CASE("gguf: fixture tensor shapes are row-major, data inside the file and a
         {"i32.vector", dtype::i32, {7}},             {"i8.vector", dtype::i8, {5}},
         {"q8_0.4x64", dtype::q8_0, {4, 64}},         {"q4_0.2x2x96", dtype::q4_0, {2, 2, 96}},
         {"q4_1.5x32", dtype::q4_1, {5, 32}},         {"q4_k.3x512", dtype::q4_k, {3, 512}},
-        {"q6_k.2x256", dtype::q6_k, {2, 256}},
+        {"q6_k.2x256", dtype::q6_k, {2, 256}},       {"q5_0.3x64", dtype::q5_0, {3, 64}},
+        {"q5_1.2x96", dtype::q5_1, {2, 96}},         {"q2_k.2x512", dtype::q2_k, {2, 512}},
+        {"q3_k.3x256", dtype::q3_k, {3, 256}},       {"q5_k.2x512", dtype::q5_k, {2, 512}},
+        {"iq4_nl.4x32", dtype::iq4_nl, {4, 32}},     {"iq4_xs.2x512", dtype::iq4_xs, {2, 512}},
     };
     REQUIRE(g.tensors().size() == std::size(want));
     const bytes whole = read_file(g.path());
@@ -255,7 +258,7 @@ TEST_CASE("gguf: version 2 files read like version 3") {
     temp_file f(b);
     gguf_file g(f.path);
     CHECK(g.version() == 2);
-    CHECK(g.tensors().size() == 11);
+    CHECK(g.tensors().size() == 18);
 }
 
 TEST_CASE("gguf: getters refuse missing keys, other types and out-of-range values") {
@@ -412,7 +415,7 @@ TEST_CASE("gguf: tensor info errors") {
                   {"tensor 'w'", "element count"});
     check_refused(one_tensor({std::uint64_t{1} << 62}, t_f32, 0, 128), 225, {"tensor 'w'", "byte size"});
     check_refused(one_tensor({32}, 99, 0, 128, "blk.0.odd"), 226, {"tensor 'blk.0.odd'", "ggml type 99"});
-    check_refused(one_tensor({256}, 13, 0, 256), 227, {"tensor 'w'", "Q5_K"});
+    check_refused(one_tensor({256}, 17, 0, 256), 227, {"tensor 'w'", "IQ2_XS"});
     check_refused(one_tensor({33}, t_q8_0, 0, 128), 228, {"tensor 'w'", "ne[0] = 33", "32"});
     check_refused(one_tensor({4}, t_f32, 4, 128), 229, {"tensor 'w'", "offset 4"});
     check_refused(one_tensor({16}, t_f32, 32, 64), 230, {"tensor 'w'", "past the end"});

@@ -7,7 +7,7 @@
 //   xlens lens | attribute MODEL --prompt TEXT ...;  xlens patch MODEL --clean TEXT --corrupt TEXT ...
 //   xlens heads MODEL [--corpus FILE] ...
 //   xlens neurons | rules | edit MODEL ...;  xlens rules-predict RULES.json --prompt TEXT
-//   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
+//   xlens bench MODEL [-p 128] [-n 64];  xlens dequantize MODEL.gguf --safetensors OUT.safetensors
 //   xlens --version
 // (the usage text below lists every option)
 //
@@ -25,6 +25,7 @@
 
 #include "cli/analysis_commands.hpp"
 #include "cli/arguments.hpp"
+#include "cli/bench_command.hpp"
 #include "cli/database_commands.hpp"
 #include "cli/head_commands.hpp"
 #include "cli/neuron_commands.hpp"
@@ -103,6 +104,9 @@ const char* usage = R"(usage:
       --prompt); --receipt: which rules fired and what each added to every listed token
   xlens edit MODEL (--prompt TEXT | --tokens 1,2,3) --target TOKEN --edit L12N403,L3H2=0.5 [--position P]
       ablate (or scale, =S) neurons and heads in a run; prints the target's probability before → after
+  xlens bench MODEL [-p 128] [-n 64] [-r 3] [--threads N] [--json]
+      speed as llama-bench reports it: prompt processing (pp: -p tokens in one forward pass) and text
+      generation (tg: -n tokens one at a time with a KV cache) in tokens/s, and the peak resident memory
   xlens dequantize MODEL.gguf --safetensors OUT.safetensors
       every GGUF tensor as float32, in the file's own layout (no Q/K re-ordering)
   xlens export MODEL --sqlite OUT.db [--neuron-tokens K] [--head-copying] [--rules RULES.json] [--no-verify]
@@ -119,7 +123,9 @@ const char* usage = R"(usage:
   xlens --version
 
 MODEL: a Hugging Face folder, a .safetensors file with config.json beside it, a .gguf file, or a
-database written by xlens export.
+database written by xlens export. Every command that opens a MODEL also takes --threads N (xlens's
+kernels and OpenBLAS; default: OpenBLAS's count) and --dequantize (every weight converted to float32 at
+load; by default matrices stay in their stored type, e.g. Q4_K, and are dequantised inside each matmul).
 TOKEN: text that is exactly one token (e.g. " Paris", with its leading space), or id:N.
 )";
 
@@ -145,7 +151,7 @@ nlohmann::json config_json(const xlens::model_config& c) {
 }
 
 int cmd_info(const arguments& a) {
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     auto counts = xlens::parameter_counts(m);
     if (a.has("json")) {
         nlohmann::json j;
@@ -184,7 +190,7 @@ int cmd_forward(const arguments& a) {
     if (a.has("prompt") == a.has("tokens")) throw usage_error("give either --tokens or --prompt");
     auto tokens = a.has("tokens") ? parse_tokens(a.get("tokens")) : xlens::load_tokenizer(a.model).encode(a.get("prompt"));
     auto out = a.require("npy");
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     bool want_cache = a.has("cache") || a.has("cache-npy");
     xlens::activation_cache cache;
     xlens::run_options options;
@@ -272,6 +278,7 @@ int main(int argc, char** argv) {
             return cli::cmd_rules_predict(parse(argc, argv, {"receipt"}, {"prompt", "tokens", "model", "top", "json"}));
         if (command == "edit")
             return cli::cmd_edit(parse(argc, argv, {}, {"prompt", "tokens", "target", "edit", "position"}));
+        if (command == "bench") return cli::cmd_bench(parse(argc, argv, {"json"}, {"p", "n", "r"}));
         if (command == "dequantize") return cmd_dequantize(parse(argc, argv, {}, {"safetensors"}));
         if (command == "export")
             return cli::cmd_export(parse(argc, argv, {"head-copying", "no-verify"}, {"sqlite", "neuron-tokens", "rules"}));

@@ -128,7 +128,7 @@ inline int cmd_lens(const arguments& a) {
     auto tok = tokenizer_for(a, needs_tokenizer(a, {"prompt"}, {"target"}));
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
     auto tokens = prompt_argument(a, "prompt", "tokens", t);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     xlens::lens_options o;
     o.top_k = number_option<std::size_t>(a, "top", 5);
     if (a.has("target")) o.target = token_argument(a, "target", t);
@@ -170,7 +170,7 @@ inline int cmd_attribute(const arguments& a) {
     auto tok = tokenizer_for(a, needs_tokenizer(a, {"prompt"}, {"target", "versus"}));
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
     auto tokens = prompt_argument(a, "prompt", "tokens", t);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     xlens::attribution_options o;
     o.target = token_argument(a, "target", t);
     if (a.has("versus")) o.versus = token_argument(a, "versus", t);
@@ -219,7 +219,7 @@ inline int cmd_patch(const arguments& a) {
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
     auto clean = prompt_argument(a, "clean", "clean-tokens", t);
     auto corrupted = prompt_argument(a, "corrupt", "corrupt-tokens", t);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     xlens::patching_options o;
     o.answer = token_argument(a, "answer", t);
     o.wrong = token_argument(a, "wrong", t);

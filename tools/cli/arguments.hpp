@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <xlens/blocks/parallel.hpp>
+#include <xlens/model/model.hpp>
 #include <xlens/token_id.hpp>
 
 namespace cli {
@@ -41,7 +43,13 @@ struct arguments {
     bool has(const std::string& name) const { return options.count(name) != 0; }
 };
 
-inline arguments parse(int argc, char** argv, const std::vector<std::string>& flags, const std::vector<std::string>& valued) {
+/// Options every command that opens a model takes.
+inline const std::vector<std::string> model_flags = {"dequantize"};
+inline const std::vector<std::string> model_valued = {"threads"};
+
+inline arguments parse(int argc, char** argv, std::vector<std::string> flags, std::vector<std::string> valued) {
+    flags.insert(flags.end(), model_flags.begin(), model_flags.end());
+    valued.insert(valued.end(), model_valued.begin(), model_valued.end());
     arguments a;
     for (int i = 2; i < argc; ++i) {
         std::string s = argv[i];
@@ -64,6 +72,23 @@ inline arguments parse(int argc, char** argv, const std::vector<std::string>& fl
     }
     if (a.model.empty()) throw usage_error("missing MODEL");
     return a;
+}
+
+/// Opens the command's MODEL with the shared options: --dequantize (every weight to float32 at
+/// load, the old path) and --threads N (xlens's kernels and OpenBLAS).
+inline xlens::model load_model(const arguments& a) {
+    if (a.has("threads")) {
+        int n = 0;
+        try {
+            n = std::stoi(a.get("threads"));
+        } catch (const std::logic_error&) {
+        }
+        if (n < 1) throw usage_error("--threads: '" + a.get("threads") + "' is not a positive number of threads");
+        xlens::blocks::set_num_threads(n);
+    }
+    xlens::load_options options;
+    options.dequantize = a.has("dequantize");
+    return xlens::model::load(a.model, options);
 }
 
 /// "1,2,3" as token ids.

@@ -57,7 +57,7 @@ inline char role_letter(const std::string& role) {
 inline int cmd_heads(const arguments& a) {
     auto tok = tokenizer_for(a, a.has("corpus") || a.has("prompt"));
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     const auto& c = m.config();
     std::vector<xlens::token_id> prefix;
     if (t && t->bos()) prefix.push_back(*t->bos());

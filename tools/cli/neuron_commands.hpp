@@ -209,7 +209,7 @@ inline int cmd_neurons(const arguments& a) {
     const bool corpus = a.has("corpus");
     auto tok = tokenizer_for(a, corpus);
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     const auto& c = m.config();
     xlens::neuron_value_options vo;
     vo.k = number_option<std::size_t>(a, "k", 10);
@@ -347,7 +347,7 @@ inline xlens::rule_set make_rules(const arguments& a, const xlens::model& m, con
 
 inline int cmd_rules(const arguments& a) {
     auto tok = xlens::load_tokenizer(a.model);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     const std::string out_path = a.require("out");
     const double held_out = number_option<double>(a, "held-out", 0.1);
     auto [learn_text, test_text] = xlens::split_held_out(xlens::read_corpus(a.require("corpus")), held_out);
@@ -443,7 +443,7 @@ inline int cmd_rules_predict(const arguments& a) {
 inline int cmd_edit(const arguments& a) {
     auto tok = tokenizer_for(a, needs_tokenizer(a, {"prompt"}, {"target"}));
     const xlens::tokenizer* t = tok ? &*tok : nullptr;
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     auto tokens = prompt_argument(a, "prompt", "tokens", t);
     const auto target = token_argument(a, "target", t);
     const auto edits = xlens::parse_interventions(a.require("edit"));

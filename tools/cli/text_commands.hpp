@@ -162,7 +162,7 @@ inline int cmd_generate(const arguments& a) {
     xlens::generate_options o;
     o.max_new_tokens = n;
     o.sampling = sampling_flags(a);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     xlens::tokenizer tok = xlens::load_tokenizer(a.model);
     if (!a.has("ignore-eos")) o.stop_tokens = tok.stop_tokens();
     const std::string prompt = prompt_for_model(a, tok);
@@ -202,7 +202,7 @@ inline int cmd_probe(const arguments& a) {
     o.max_new_tokens = number_option<std::size_t>(a, "n", 0);
     o.sampling = sampling_flags(a);
     o.top_k = number_option<std::size_t>(a, "top", 5);
-    auto m = xlens::model::load(a.model);
+    auto m = cli::load_model(a);
     xlens::tokenizer tok = xlens::load_tokenizer(a.model);
     o.stop_tokens = tok.stop_tokens();
     xlens::probe_result r = xlens::probe(m, tok, prompt_for_model(a, tok), o);

@@ -32,7 +32,9 @@ MODEL_TENSORS = ["blk.0.attn_q.weight", "blk.29.ffn_down.weight", "output_norm.w
 MODEL_EMBD_ROWS = 64
 
 # Offsets of the f16 scale fields inside one block of each quantised type.
-SCALE_FIELDS = {Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q4_K: [0, 2], Q.Q6_K: [208]}
+SCALE_FIELDS = {Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q4_K: [0, 2], Q.Q6_K: [208],
+                Q.Q5_0: [0], Q.Q5_1: [0, 2], Q.Q2_K: [80, 82], Q.Q3_K: [108], Q.Q5_K: [0, 2],
+                Q.IQ4_NL: [0], Q.IQ4_XS: [0]}
 
 
 def random_scales(n):
@@ -70,7 +72,9 @@ def make_tensors():
     t["i32.vector"] = (Q.I32, rng.integers(-2**31, 2**31, (7,), dtype=np.int32), (7,))
     t["i8.vector"] = (Q.I8, rng.integers(-128, 128, (5,), dtype=np.int8), (5,))
     for qtype, shape in [(Q.Q8_0, (4, 64)), (Q.Q4_0, (2, 2, 96)), (Q.Q4_1, (5, 32)),
-                         (Q.Q4_K, (3, 512)), (Q.Q6_K, (2, 256))]:
+                         (Q.Q4_K, (3, 512)), (Q.Q6_K, (2, 256)),
+                         (Q.Q5_0, (3, 64)), (Q.Q5_1, (2, 96)), (Q.Q2_K, (2, 512)), (Q.Q3_K, (3, 256)),
+                         (Q.Q5_K, (2, 512)), (Q.IQ4_NL, (4, 32)), (Q.IQ4_XS, (2, 512))]:
         t[qtype.name.lower() + "." + "x".join(map(str, shape))] = (qtype, quantised(qtype, shape), shape)
     return t
 

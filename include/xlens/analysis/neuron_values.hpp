@@ -151,11 +151,13 @@ inline std::vector<float> neuron_output_vectors(const model& m, std::size_t laye
     const auto& out = m.weights().layers[layer].mlp.out;
     const std::size_t d = out.d_out(), n = out.d_in();
     std::vector<float> rows(n * d);
+    const float32_values values(out.w);  // this layer only, dequantised if kept stored
+    const float* w = values.data();
     if (out.in_by_out) {  // stored [d_mlp, d_model]: already one row per neuron
-        std::copy(out.w.data, out.w.data + n * d, rows.begin());
+        std::copy(w, w + n * d, rows.begin());
     } else {  // stored [d_model, d_mlp]
         for (std::size_t j = 0; j < d; ++j)
-            for (std::size_t i = 0; i < n; ++i) rows[i * d + j] = out.w.data[j * n + i];
+            for (std::size_t i = 0; i < n; ++i) rows[i * d + j] = w[j * n + i];
     }
     return rows;
 }
@@ -170,8 +172,11 @@ inline std::vector<vocab_extremes> project_to_vocab(const model& m, const float*
 
     // Mean score over the vocabulary = row · (mean of W_U's columns): one pass, no d_vocab work per row.
     std::vector<double> mean_direction(d, 0.0);
-    for (std::size_t t = 0; t < V; ++t)
-        for (std::size_t j = 0; j < d; ++j) mean_direction[j] += U.in_by_out ? U.w.data[j * V + t] : U.w.data[t * d + j];
+    std::vector<float> direction(d);
+    for (std::size_t t = 0; t < V; ++t) {
+        U.read_output_row(t, direction.data());
+        for (std::size_t j = 0; j < d; ++j) mean_direction[j] += direction[j];
+    }
     std::vector<vocab_extremes> out(n);
     for (std::size_t i = 0; i < n; ++i) {
         double s = 0;
@@ -181,10 +186,17 @@ inline std::vector<vocab_extremes> project_to_vocab(const model& m, const float*
 
     std::vector<detail::top_k_tracker> high(n, detail::top_k_tracker(k)), low(n, detail::top_k_tracker(k));
     std::vector<float> scores(n * vocab_block);
+    std::vector<float> block_rows(U.w.in_float32() ? 0 : vocab_block * d);  // W_U rows dequantised per block
     for (std::size_t v0 = 0; v0 < V; v0 += vocab_block) {
         const std::size_t vb = std::min(vocab_block, V - v0);
-        if (U.in_by_out) blocks::gemm(n, vb, d, rows, d, U.w.data + v0, V, false, scores.data(), vb);
-        else blocks::gemm(n, vb, d, rows, d, U.w.data + v0 * d, d, true, scores.data(), vb);
+        if (U.in_by_out) {
+            blocks::gemm(n, vb, d, rows, d, U.w.data + v0, V, false, scores.data(), vb);
+        } else {
+            const float* u = block_rows.data();
+            if (U.w.in_float32()) u = U.w.data + v0 * d;
+            else U.w.read_rows(v0, vb, block_rows.data());
+            blocks::gemm(n, vb, d, rows, d, u, d, true, scores.data(), vb);
+        }
         for (std::size_t i = 0; i < n; ++i) {
             const float* s = scores.data() + i * vb;
             // Most values fall between the two thresholds; only those that beat one touch a heap.

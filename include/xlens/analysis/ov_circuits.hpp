@@ -54,13 +54,10 @@ inline std::vector<head_copying_score> ov_copying_scores(const model& m) {
     std::vector<float> U(block * d), E(block * d);
     for (std::size_t t0 = 0; t0 < V; t0 += block) {
         const std::size_t n = std::min(block, V - t0);
+        w.embed.read_rows(t0, n, E.data());  // copied, or dequantised from the stored type
         for (std::size_t i = 0; i < n; ++i) {
-            const float* u = w.unembed.w.data + (t0 + i) * d;
-            const float* e = w.embed.data + (t0 + i) * d;
-            for (std::size_t j = 0; j < d; ++j) {
-                U[i * d + j] = u[j] * w.ln_final.w.data[j];
-                E[i * d + j] = e[j];
-            }
+            w.unembed.read_output_row(t0 + i, &U[i * d]);
+            for (std::size_t j = 0; j < d; ++j) U[i * d + j] *= w.ln_final.w.data[j];
             centred(&U[i * d]);
             centred(&E[i * d]);
         }
@@ -77,12 +74,15 @@ inline std::vector<head_copying_score> ov_copying_scores(const model& m) {
             for (std::size_t j = 0; j < d; ++j) Gt(j, i) = static_cast<double>(K[i * d + j]) * lw.ln1.w.data[j];
         const auto& v = lw.attn.v;
         const auto& o = lw.attn.o;
+        const float32_values v_values(v.w), o_values(o.w);  // one layer dequantised at a time
+        const float* vw = v_values.data();
+        const float* ow = o_values.data();
         for (std::size_t h = 0; h < H; ++h) {
             const std::size_t g = h / group;
             for (std::size_t r = 0; r < dh; ++r)
                 for (std::size_t j = 0; j < d; ++j) {
-                    Wv(r, j) = v.in_by_out ? v.w.data[j * v.w.shape[1] + g * dh + r] : v.w.data[(g * dh + r) * d + j];
-                    Wo(j, r) = o.in_by_out ? o.w.data[(h * dh + r) * d + j] : o.w.data[j * o.w.shape[1] + h * dh + r];
+                    Wv(r, j) = v.in_by_out ? vw[j * v.w.shape[1] + g * dh + r] : vw[(g * dh + r) * d + j];
+                    Wo(j, r) = o.in_by_out ? ow[(h * dh + r) * d + j] : ow[j * o.w.shape[1] + h * dh + r];
                 }
             const xt::xtensor<double, 2> M = xt::linalg::dot(Wv, xt::linalg::dot(Gt, Wo));
             const auto lambda = xt::linalg::eigvals(M);

@@ -247,8 +247,9 @@ inline void add_direct_rules(rule_set& out, const model& m, const std::vector<st
                              const tokenizer* tok) {
     const auto& c = m.config();
     const std::size_t d = c.d_model, V = c.d_vocab;
-    const float* E = m.weights().embed.data;
+    const weight& E = m.weights().embed;
     std::vector<double> mean_embedding(d, 0.0);
+    std::vector<float> row(d);
     std::vector<bool> present(V, o.direct_all_tokens);
     std::size_t count = 0;
     for (const auto& w : windows)
@@ -256,7 +257,8 @@ inline void add_direct_rules(rule_set& out, const model& m, const std::vector<st
             present[static_cast<std::size_t>(w[t])] = true;
             if (t < skip_first) continue;
             ++count;
-            for (std::size_t j = 0; j < d; ++j) mean_embedding[j] += E[static_cast<std::size_t>(w[t]) * d + j];
+            E.read_rows(static_cast<std::size_t>(w[t]), 1, row.data());
+            for (std::size_t j = 0; j < d; ++j) mean_embedding[j] += row[j];
         }
     for (auto& x : mean_embedding) x /= static_cast<double>(std::max<std::size_t>(count, 1));
     std::vector<token_id> ids;
@@ -266,9 +268,11 @@ inline void add_direct_rules(rule_set& out, const model& m, const std::vector<st
     std::vector<float> rows(chunk * d);
     for (std::size_t i0 = 0; i0 < ids.size(); i0 += chunk) {
         const std::size_t nt = std::min(chunk, ids.size() - i0);
-        for (std::size_t i = 0; i < nt; ++i)
-            for (std::size_t j = 0; j < d; ++j)
-                rows[i * d + j] = static_cast<float>(E[static_cast<std::size_t>(ids[i0 + i]) * d + j] - mean_embedding[j]);
+        for (std::size_t i = 0; i < nt; ++i) {
+            float* r = rows.data() + i * d;
+            E.read_rows(static_cast<std::size_t>(ids[i0 + i]), 1, r);
+            for (std::size_t j = 0; j < d; ++j) r[j] = static_cast<float>(r[j] - mean_embedding[j]);
+        }
         auto extremes = project_to_vocab(m, through_final_gain(m, rows.data(), nt).data(), nt, o.tokens);
         for (std::size_t i = 0; i < nt; ++i) {
             rule r;

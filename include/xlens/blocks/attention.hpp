@@ -146,10 +146,17 @@ inline activation attention(const activation& x, const attention_weight& w, cons
     if (hooks.wants(at(hook_kind::result))) {
         // Each head's own write, z_h · W_O[:, h]ᵀ, so hooks can read or edit one head's contribution.
         activation result = activation::from_shape({T, H, d});
-        for (std::size_t h = 0; h < H; ++h) {
-            const float* wo = w.o.in_by_out ? w.o.w.data + h * dh * d : w.o.w.data + h * dh;
-            gemm(T, d, dh, z.data() + h * dh, H * dh, wo, w.o.in_by_out ? d : H * dh, !w.o.in_by_out,
-                 result.data() + h * d, H * d);
+        if (w.o.w.in_float32()) {
+            for (std::size_t h = 0; h < H; ++h) {
+                const float* wo = w.o.in_by_out ? w.o.w.data + h * dh * d : w.o.w.data + h * dh;
+                gemm(T, d, dh, z.data() + h * dh, H * dh, wo, w.o.in_by_out ? d : H * dh, !w.o.in_by_out,
+                     result.data() + h * d, H * d);
+            }
+        } else {  // W_O kept stored: the same products, over dequantised tiles of its rows
+            for_each_f32_tile(w.o.w, [&](std::size_t r0, std::size_t rows, const float* tile) {
+                for (std::size_t h = 0; h < H; ++h)
+                    gemm(T, rows, dh, z.data() + h * dh, H * dh, tile + h * dh, H * dh, true, result.data() + h * d + r0, H * d);
+            });
         }
         // Only an edited result is summed back: reading it must not change the numbers (a per-head
         // sum rounds differently from the single matmul above).

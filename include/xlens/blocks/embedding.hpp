@@ -15,8 +15,8 @@ namespace xlens::blocks {
 inline activation embed(const weight& embedding, const std::vector<std::int32_t>& tokens) {
     const std::size_t d = embedding.shape[1];
     activation out = activation::from_shape({tokens.size(), d});
-    for (std::size_t t = 0; t < tokens.size(); ++t)
-        std::memcpy(out.data() + t * d, embedding.data + static_cast<std::size_t>(tokens[t]) * d, d * sizeof(float));
+    for (std::size_t t = 0; t < tokens.size(); ++t)  // a row copied, or dequantised from its stored type
+        embedding.read_rows(static_cast<std::size_t>(tokens[t]), 1, out.data() + t * d);
     return out;
 }
 

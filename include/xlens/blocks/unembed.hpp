@@ -15,9 +15,8 @@ inline activation unembed(const activation& x, const linear_weight& w) { return 
 /// W_U[:, token]: the direction [d_model] whose dot product with the normalised final residual is
 /// the token's logit (before b_U). Reads either stored orientation.
 inline std::vector<float> unembed_direction(const linear_weight& w, std::size_t token) {
-    const std::size_t d = w.d_in(), vocab = w.d_out();
-    std::vector<float> out(d);
-    for (std::size_t i = 0; i < d; ++i) out[i] = w.in_by_out ? w.w.data[i * vocab + token] : w.w.data[token * d + i];
+    std::vector<float> out(w.d_in());
+    w.read_output_row(token, out.data());
     return out;
 }
 

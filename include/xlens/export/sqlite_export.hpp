@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -485,6 +486,7 @@ inline void write_database(const std::string& path, const std::string& model_pat
     choose_storage(tensors);
 
     row_writer rows(sql, m, tok);
+    std::deque<std::vector<float>> dequantized;  // float32 rows of raw (block-quantised) tensors, alive until rows.write()
     {
         auto insert = sql.prepare(
             "INSERT INTO tensors (id, name, dtype, shape, file, byte_offset, nbytes, sha256, role, layer, storage, semantic) "
@@ -522,8 +524,13 @@ inline void write_database(const std::string& path, const std::string& model_pat
                 for (const auto& p : t.places) {
                     const auto canonical = db::placements(p.column->source_role, t.layer, facts.canonical());
                     const weight& w = canonical_weight(m.weights(), p.column->source_role, t.layer);
-                    if (!canonical.empty() && !w.empty())
-                        rows.add(canonical.front(), reinterpret_cast<const std::uint8_t*>(w.data), io::dtype::f32);
+                    if (canonical.empty() || w.empty()) continue;
+                    const float* values = w.data;
+                    if (!w.in_float32()) {  // kept in its ggml type: the rows are its dequantised values
+                        dequantized.push_back(w.to_f32());
+                        values = dequantized.back().data();
+                    }
+                    rows.add(canonical.front(), reinterpret_cast<const std::uint8_t*>(values), io::dtype::f32);
                 }
             }
             ++id;

@@ -25,7 +25,7 @@
 //   224  tensor dimension zero or above 2^63 - 1
 //   225  tensor element count or byte size overflows 64 bits
 //   226  unknown ggml tensor type id
-//   227  ggml tensor type known but not readable by xlens (e.g. Q5_K, IQ2_XS)
+//   227  ggml tensor type known but not readable by xlens (e.g. IQ2_XS, TQ1_0)
 //   228  tensor row length (ne[0]) not a multiple of its type's block size
 //   229  tensor offset not a multiple of the alignment
 //   230  tensor data extends past the end of the file
@@ -165,13 +165,13 @@ struct ggml_type_entry {
 inline const ggml_type_entry* ggml_type_lookup(std::uint32_t id) {
     static const ggml_type_entry table[] = {
         {0, "F32", true, dtype::f32},       {1, "F16", true, dtype::f16},       {2, "Q4_0", true, dtype::q4_0},
-        {3, "Q4_1", true, dtype::q4_1},     {6, "Q5_0", false, dtype::f32},     {7, "Q5_1", false, dtype::f32},
-        {8, "Q8_0", true, dtype::q8_0},     {9, "Q8_1", false, dtype::f32},     {10, "Q2_K", false, dtype::f32},
-        {11, "Q3_K", false, dtype::f32},    {12, "Q4_K", true, dtype::q4_k},    {13, "Q5_K", false, dtype::f32},
+        {3, "Q4_1", true, dtype::q4_1},     {6, "Q5_0", true, dtype::q5_0},     {7, "Q5_1", true, dtype::q5_1},
+        {8, "Q8_0", true, dtype::q8_0},     {9, "Q8_1", false, dtype::f32},     {10, "Q2_K", true, dtype::q2_k},
+        {11, "Q3_K", true, dtype::q3_k},    {12, "Q4_K", true, dtype::q4_k},    {13, "Q5_K", true, dtype::q5_k},
         {14, "Q6_K", true, dtype::q6_k},    {15, "Q8_K", false, dtype::f32},    {16, "IQ2_XXS", false, dtype::f32},
         {17, "IQ2_XS", false, dtype::f32},  {18, "IQ3_XXS", false, dtype::f32}, {19, "IQ1_S", false, dtype::f32},
-        {20, "IQ4_NL", false, dtype::f32},  {21, "IQ3_S", false, dtype::f32},   {22, "IQ2_S", false, dtype::f32},
-        {23, "IQ4_XS", false, dtype::f32},  {24, "I8", true, dtype::i8},        {25, "I16", true, dtype::i16},
+        {20, "IQ4_NL", true, dtype::iq4_nl},  {21, "IQ3_S", false, dtype::f32},   {22, "IQ2_S", false, dtype::f32},
+        {23, "IQ4_XS", true, dtype::iq4_xs},  {24, "I8", true, dtype::i8},        {25, "I16", true, dtype::i16},
         {26, "I32", true, dtype::i32},      {27, "I64", true, dtype::i64},      {28, "F64", true, dtype::f64},
         {29, "IQ1_M", false, dtype::f32},   {30, "BF16", true, dtype::bf16},    {34, "TQ1_0", false, dtype::f32},
         {35, "TQ2_0", false, dtype::f32},   {39, "MXFP4", false, dtype::f32},
@@ -213,7 +213,7 @@ inline gguf_tensor_info gguf_read_tensor_info(gguf_cursor& c, std::uint64_t inde
     if (e == nullptr) c.fail(226, owner + ": unknown ggml type " + std::to_string(type_id));
     if (!e->supported)
         c.fail(227, owner + ": ggml type " + std::to_string(type_id) + " (" + e->name +
-                        ") is not supported by xlens (F32, F16, BF16, F64, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, I8-I64)");
+                        ") is not supported by xlens (F32, F16, BF16, F64, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, I8-I64)");
     ti.type = e->type;
     const auto tr = traits(ti.type);
     if (ti.ne[0] % tr.block_elements != 0)

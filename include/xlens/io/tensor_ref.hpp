@@ -20,6 +20,9 @@ namespace xlens::io {
 enum class dtype : std::uint8_t {
     f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean,
     q4_0, q4_1, q8_0, q4_k, q6_k,
+    // appended, so the numbers of the types above (and the dtype names a database records) stay put
+    q5_0, q5_1, q2_k, q3_k, q5_k, iq4_nl, iq4_xs,
+    last = iq4_xs,  // for loops over every dtype
 };
 
 struct dtype_traits {
@@ -45,6 +48,13 @@ inline dtype_traits traits(dtype t) {
         case dtype::q8_0: return {"Q8_0", 32, 34};     // f16 scale + 32 int8
         case dtype::q4_k: return {"Q4_K", 256, 144};   // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles
         case dtype::q6_k: return {"Q6_K", 256, 210};   // 128 low nibbles, 64 high 2-bit, 16 int8 scales, f16 d
+        case dtype::q5_0: return {"Q5_0", 32, 22};     // f16 scale, 32 fifth bits, 16 bytes of nibbles
+        case dtype::q5_1: return {"Q5_1", 32, 24};     // f16 scale, f16 min, 32 fifth bits, nibbles
+        case dtype::q2_k: return {"Q2_K", 256, 84};    // 16 scale/min bytes, 64 bytes of 2-bit quants, f16 d, dmin
+        case dtype::q3_k: return {"Q3_K", 256, 110};   // 32 bytes high-bit mask, 64 of 2-bit quants, 12 of scales, f16 d
+        case dtype::q5_k: return {"Q5_K", 256, 176};   // as Q4_K plus 32 bytes of fifth bits
+        case dtype::iq4_nl: return {"IQ4_NL", 32, 18}; // f16 scale + 16 bytes of indices into a 16-level grid
+        case dtype::iq4_xs: return {"IQ4_XS", 256, 136}; // f16 d, 8 six-bit scales, 128 bytes of grid indices
     }
     return {"?", 1, 1};
 }
@@ -53,9 +63,15 @@ inline const char* dtype_name(dtype t) { return traits(t).name; }
 
 /// Whether values of this type can be turned into float32 by xlens (see io/quants.hpp).
 inline bool is_float_convertible(dtype t) {
-    return t == dtype::f32 || t == dtype::f16 || t == dtype::bf16 || t == dtype::f64 || t == dtype::q4_0 ||
-           t == dtype::q4_1 || t == dtype::q8_0 || t == dtype::q4_k || t == dtype::q6_k;
+    switch (t) {
+        case dtype::i64: case dtype::i32: case dtype::i16: case dtype::i8: case dtype::u8: case dtype::boolean:
+            return false;
+        default: return true;
+    }
 }
+
+/// Whether `t` is a ggml block type (values packed with shared scales), as opposed to a plain number.
+inline bool is_block_quantized(dtype t) { return traits(t).block_elements > 1; }
 
 /// One tensor inside a mapped file. Non-owning: valid while the reader that produced it lives.
 struct tensor_ref {

@@ -230,7 +230,7 @@ inline void scatter(const placement& p, std::uint8_t* tensor, std::size_t esize,
 
 /// The dtype spelled `name` as tensors.dtype records it ("F32", "Q4_1", ...); false if unknown.
 inline bool dtype_from_name(const std::string& name, io::dtype& out) {
-    for (int i = 0; i <= static_cast<int>(io::dtype::q6_k); ++i)
+    for (int i = 0; i <= static_cast<int>(io::dtype::last); ++i)
         if (name == io::dtype_name(static_cast<io::dtype>(i))) {
             out = static_cast<io::dtype>(i);
             return true;

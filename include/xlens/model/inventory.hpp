@@ -22,7 +22,7 @@ inline std::vector<std::pair<std::string, std::uint64_t>> parameter_counts(const
         norms += l.ln1.w.size() + l.ln1.b.size() + l.ln2.w.size() + l.ln2.b.size();
     }
     norms += w.ln_final.w.size() + w.ln_final.b.size();
-    bool tied = w.unembed.w.data == w.embed.data;
+    bool tied = w.unembed.w.same_memory(w.embed);
     std::vector<std::pair<std::string, std::uint64_t>> out = {
         {"embedding", w.embed.size()},
         {"position embedding", w.pos_embed.size()},

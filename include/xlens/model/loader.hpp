@@ -1,9 +1,13 @@
 // xlens/model/loader.hpp — from checkpoint tensors to canonical weights (definition of model::load).
 //
 // The loader walks the family's role table, finds each tensor, checks its shape against the config,
-// and hands the forward pass float32 memory: a view into the mapped file when the tensor already is
-// aligned float32, otherwise an owned copy (dequantised GGUF blocks, f16/bf16, split fused q/k/v,
-// llama.cpp's permuted Q/K rows put back). Every such step is written to model::load_notes().
+// and hands the forward pass its weights without copying them where it can: a float32 view into the
+// mapped file for aligned float32; for matrices in any other type (F16, BF16, ggml blocks) the
+// stored bytes themselves, dequantised inside each matmul; rows that must be read in another order
+// (llama.cpp's permuted Q/K rows, GPT-NeoX's interleaved q/k/v) as a row order over those bytes.
+// Owned float32 copies remain for vectors (norm gains, biases), transposed Conv1D matrices in half
+// precision, and everything under load_options::dequantize. Every such step is written to
+// model::load_notes().
 #pragma once
 
 #include <algorithm>
@@ -43,8 +47,10 @@ inline std::vector<std::size_t> to_size_shape(const std::vector<std::uint64_t>& 
 /// Fills model_weights from a list of tensors according to one family table.
 class weight_builder {
 public:
-    weight_builder(model::state& st, const family& fam, const std::vector<io::tensor_ref>& tensors, bool from_gguf)
-        : st_(st), fam_(fam), table_(from_gguf ? fam.gguf_tensors : fam.hf_tensors), gguf_(from_gguf) {
+    weight_builder(model::state& st, const family& fam, const std::vector<io::tensor_ref>& tensors, bool from_gguf,
+                   bool dequantize_all)
+        : st_(st), fam_(fam), table_(from_gguf ? fam.gguf_tensors : fam.hf_tensors), gguf_(from_gguf),
+          dequantize_all_(dequantize_all) {
         for (const auto& t : tensors) by_name_[t.name] = &t;
     }
 
@@ -52,7 +58,7 @@ public:
         const auto& c = st_.config;
         const std::size_t d = c.d_model, H = c.attn.n_heads, KV = c.attn.n_kv_heads, dh = c.attn.d_head;
         auto& w = st_.weights;
-        w.embed = required(role::embed, 0, {c.d_vocab, d});
+        w.embed = required(role::embed, 0, {c.d_vocab, d}, true);
         if (c.attn.positions == position_kind::learned) w.pos_embed = required(role::pos_embed, 0, {c.n_ctx, d});
         // One layer at a time: a config claiming 33 million layers fails at the first missing tensor
         // instead of allocating them all first.
@@ -83,7 +89,7 @@ public:
             w.unembed.w = w.embed;
             if (find(role::unembed, 0)) note("tied embeddings: the unembedding reuses the token embedding; the checkpoint's separate unembedding tensor is ignored, as transformers does");
         } else {
-            w.unembed.w = required(role::unembed, 0, {c.d_vocab, d});
+            w.unembed.w = required(role::unembed, 0, {c.d_vocab, d}, true);
         }
         if (find(role::unembed_b, 0)) w.unembed.b = required(role::unembed_b, 0, {c.d_vocab});
         if (gguf_ && fam_.gguf_qk_permuted)
@@ -99,18 +105,20 @@ private:
         return it == by_name_.end() ? nullptr : it->second;
     }
 
-    weight required(role r, std::size_t layer, const std::vector<std::size_t>& shape) {
+    /// The tensor playing `r`, checked against `shape`; a matrix may stay in its stored type when `may_stay_stored`.
+    weight required(role r, std::size_t layer, const std::vector<std::size_t>& shape, bool may_stay_stored = false) {
         const auto* t = find(r, layer);
         if (!t) {
             auto name = tensor_name(table_, r, layer);
             throw weights_error(402, st_.source + ": missing tensor '" + (name.empty() ? std::string("?") : name) +
                                          "' required by the " + fam_.name + " architecture");
         }
-        return as_f32(*t, shape);
+        return as_weight(*t, shape, may_stay_stored && !dequantize_all_ && shape.size() == 2);
     }
 
-    /// Zero-copy when the bytes already are aligned float32; an owned float32 copy otherwise.
-    weight as_f32(const io::tensor_ref& t, const std::vector<std::size_t>& shape) {
+    /// Zero-copy when the bytes already are aligned float32, or when the weight may stay in its
+    /// stored type; an owned float32 copy otherwise.
+    weight as_weight(const io::tensor_ref& t, const std::vector<std::size_t>& shape, bool stay_stored) {
         used_.insert(t.name);
         if (to_size_shape(t.shape) != shape)
             throw weights_error(403, t.where() + " has shape " + shape_string(to_size_shape(t.shape)) + ", expected " +
@@ -120,6 +128,14 @@ private:
         bool aligned = reinterpret_cast<std::uintptr_t>(t.data) % alignof(float) == 0;
         // cppcheck-suppress invalidPointerCast ; the bytes are little-endian IEEE float32, checked aligned
         if (t.type == io::dtype::f32 && aligned) return {reinterpret_cast<const float*>(t.data), shape};
+        if (stay_stored) {
+            kept_[io::dtype_name(t.type)] += 1;
+            weight w;
+            w.shape = shape;
+            w.type = t.type;
+            w.stored = t.data;
+            return w;
+        }
         converted_[io::dtype_name(t.type)] += 1;
         float* out = allocate(t.elements());
         io::dequantize(t.type, t.data, t.elements(), out);
@@ -136,7 +152,9 @@ private:
     linear_weight linear(role w_role, role b_role, std::size_t layer, std::size_t d_out, std::size_t d_in, bool bias) {
         linear_weight l;
         l.in_by_out = fam_.linear_in_by_out;
-        l.w = required(w_role, layer, l.in_by_out ? std::vector<std::size_t>{d_in, d_out} : std::vector<std::size_t>{d_out, d_in});
+        // A transposed (Conv1D) matrix is read by columns, which no block layout allows: float32 only.
+        l.w = required(w_role, layer, l.in_by_out ? std::vector<std::size_t>{d_in, d_out} : std::vector<std::size_t>{d_out, d_in},
+                       !l.in_by_out);
         if (bias) l.b = required(b_role, layer, {d_out});
         return l;
     }
@@ -149,7 +167,8 @@ private:
             throw config_error(307, st_.source + ": fused q/k/v with grouped-query attention is not supported");
         const std::size_t width = 3 * H * dh;
         bool by_out = fam_.linear_in_by_out;
-        weight w = required(role::qkv_w, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d});
+        weight w = required(role::qkv_w, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d},
+                            !by_out);
         weight b = c.attn.qkv_bias ? required(role::qkv_b, L, {width}) : weight{};
         // Source row (output feature) of output `i` (0 ≤ i < H·dh) of projection `part` (0 q, 1 k, 2 v).
         auto source_feature = [&](std::size_t part, std::size_t i) {
@@ -158,6 +177,20 @@ private:
         };
         linear_weight* parts[3] = {&a.q, &a.k, &a.v};
         for (std::size_t part = 0; part < 3; ++part) {
+            if (!w.in_float32()) {  // kept stored: each projection reads its rows of the fused matrix in place
+                std::uint32_t* order = allocate_order(H * dh);
+                for (std::size_t i = 0; i < H * dh; ++i) order[i] = static_cast<std::uint32_t>(source_feature(part, i));
+                parts[part]->in_by_out = false;
+                parts[part]->w = w;
+                parts[part]->w.shape = {H * dh, d};
+                parts[part]->w.row_order = order;
+                if (!b.empty()) {
+                    float* pb = allocate(H * dh);
+                    for (std::size_t i = 0; i < H * dh; ++i) pb[i] = b.data[source_feature(part, i)];
+                    parts[part]->b = {pb, {H * dh}};
+                }
+                continue;
+            }
             float* pw = allocate(H * dh * d);
             for (std::size_t i = 0; i < H * dh; ++i) {
                 std::size_t src = source_feature(part, i);
@@ -178,11 +211,20 @@ private:
                          ") split into separate projections (copies; values unchanged)");
     }
 
-    /// Row r of head h in llama.cpp's order holds HF row (r % 2)·dh/2 + r/2; put rows back in HF order.
+    /// Row r of head h in llama.cpp's order holds HF row (r % 2)·dh/2 + r/2; put rows back in HF order:
+    /// a row order over the stored bytes for a weight kept stored, a float32 copy otherwise.
     weight unpermute_rotary_rows(const weight& w, std::size_t heads, std::size_t dh) {
+        const std::size_t half = dh / 2;
+        if (!w.in_float32()) {
+            std::uint32_t* order = allocate_order(heads * dh);
+            for (std::size_t h = 0; h < heads; ++h)
+                for (std::size_t r = 0; r < dh; ++r) order[h * dh + (r % 2) * half + r / 2] = static_cast<std::uint32_t>(h * dh + r);
+            weight out = w;
+            out.row_order = order;
+            return out;
+        }
         std::size_t cols = w.shape.size() == 2 ? w.shape[1] : 1;
         float* out = allocate(heads * dh * cols);
-        const std::size_t half = dh / 2;
         for (std::size_t h = 0; h < heads; ++h)
             for (std::size_t r = 0; r < dh; ++r) {
                 std::size_t hf_row = (r % 2) * half + r / 2;
@@ -196,6 +238,11 @@ private:
         return st_.owned.back().get();
     }
 
+    std::uint32_t* allocate_order(std::size_t n) {
+        st_.row_orders.emplace_back(new std::uint32_t[n]);
+        return st_.row_orders.back().get();
+    }
+
     void note(std::string s) { st_.notes.push_back(std::move(s)); }
 
     void report_unused() {
@@ -203,6 +250,8 @@ private:
         for (const auto& [name, t] : by_name_)
             if (!used_.count(name)) unused.push_back(name);
         std::sort(unused.begin(), unused.end());
+        for (const auto& [type, n] : kept_)
+            note("kept " + std::to_string(n) + " " + type + " matrices in their stored type (read in place, dequantised inside each matmul)");
         for (const auto& [type, n] : converted_)
             note("converted " + std::to_string(n) + " " + type + " tensor(s) to float32 (owned copies)");
         if (!unused.empty()) {
@@ -217,9 +266,10 @@ private:
     const family& fam_;
     const std::vector<std::pair<role, const char*>>& table_;
     bool gguf_;
+    bool dequantize_all_;
     std::unordered_map<std::string, const io::tensor_ref*> by_name_;
     std::set<std::string> used_;
-    std::map<std::string, std::size_t> converted_;
+    std::map<std::string, std::size_t> converted_, kept_;
 };
 
 inline void fill_inventory(model::state& st, const std::vector<io::tensor_ref>& tensors) {
@@ -229,9 +279,15 @@ inline void fill_inventory(model::state& st, const std::vector<io::tensor_ref>& 
 
 inline void check_all_finite(const model::state& st) {
     auto check = [&](const weight& w, const std::string& what) {
-        for (std::size_t i = 0, n = w.size(); i < n; ++i)
-            if (!std::isfinite(w.data[i]))
-                throw weights_error(405, st.source + ": " + what + " holds a non-finite value at flat index " + std::to_string(i));
+        if (w.empty()) return;
+        std::vector<float> row(w.row_length());
+        for (std::size_t r = 0; r < w.rows(); ++r) {
+            w.read_rows(r, 1, row.data());  // dequantised row by row: no float32 copy of the whole weight
+            for (std::size_t i = 0; i < row.size(); ++i)
+                if (!std::isfinite(row[i]))
+                    throw weights_error(405, st.source + ": " + what + (w.in_float32() ? "" : std::string(" (") + io::dtype_name(w.type) + ")") +
+                                                 " holds a non-finite value at flat index " + std::to_string(r * row.size() + i));
+        }
     };
     const auto& w = st.weights;
     check(w.embed, "the token embedding");
@@ -258,7 +314,8 @@ inline void check_all_finite(const model::state& st) {
 
 inline std::shared_ptr<model::state> safetensors_model_from(const std::string& source, const nlohmann::json& config,
                                                           const std::string& config_where,
-                                                          const std::shared_ptr<io::safetensors_checkpoint>& checkpoint) {
+                                                          const std::shared_ptr<io::safetensors_checkpoint>& checkpoint,
+                                                          const load_options& options) {
     auto st = std::make_shared<model::state>();
     st->source = source;
     st->format = "safetensors";
@@ -266,19 +323,21 @@ inline std::shared_ptr<model::state> safetensors_model_from(const std::string& s
     st->config = config_from_hf(config, fam, config_where);
     st->keep_alive.push_back(checkpoint);
     fill_inventory(*st, checkpoint->tensors());
-    weight_builder(*st, fam, checkpoint->tensors(), false).build();
+    weight_builder(*st, fam, checkpoint->tensors(), false, options.dequantize).build();
     return st;
 }
 
-inline std::shared_ptr<model::state> load_safetensors_model(const std::string& path, const std::filesystem::path& config_path) {
+inline std::shared_ptr<model::state> load_safetensors_model(const std::string& path, const std::filesystem::path& config_path,
+                                                           const load_options& options) {
     if (!std::filesystem::exists(config_path))
         throw io_error(105, path + ": no config.json beside the weights (looked for '" + config_path.string() + "')");
     auto json = io::read_json_file(config_path.string());
     auto checkpoint = std::make_shared<io::safetensors_checkpoint>(io::safetensors_checkpoint::open(path));
-    return safetensors_model_from(path, json, config_path.string(), checkpoint);
+    return safetensors_model_from(path, json, config_path.string(), checkpoint, options);
 }
 
-inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, const std::shared_ptr<io::gguf_file>& file) {
+inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, const std::shared_ptr<io::gguf_file>& file,
+                                                     const load_options& options) {
     auto st = std::make_shared<model::state>();
     st->source = source;
     st->format = "gguf";
@@ -292,23 +351,23 @@ inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, 
             st->metadata.emplace_back(key, v->type == io::gguf_type::string ? std::get<std::string>(v->data)
                                                                             : io::to_string(*v));
     fill_inventory(*st, file->tensors());
-    weight_builder(*st, fam, file->tensors(), true).build();
+    weight_builder(*st, fam, file->tensors(), true, options.dequantize).build();
     return st;
 }
 
-inline std::shared_ptr<model::state> load_gguf_model(const std::string& path) {
-    return gguf_model_from(path, std::make_shared<io::gguf_file>(path));
+inline std::shared_ptr<model::state> load_gguf_model(const std::string& path, const load_options& options) {
+    return gguf_model_from(path, std::make_shared<io::gguf_file>(path), options);
 }
 
 /// The source files of a weight database, rebuilt in memory and opened as if read from disk; each
 /// tensor and file is checked against the SHA-256 recorded at export, so the weights are the source's.
-inline std::shared_ptr<model::state> load_database_model(const std::string& path) {
+inline std::shared_ptr<model::state> load_database_model(const std::string& path, const load_options& options) {
     auto db = weight_database::open(path);
     std::shared_ptr<model::state> st;
     auto in_memory = [&](const std::string& name) { return io::mapped_file::from_memory(path + ":" + name, db.file_bytes(name)); };
     if (db.source_format() == "gguf") {
         for (const auto& f : db.files())
-            if (f.kind == "weights") st = gguf_model_from(path, std::make_shared<io::gguf_file>(in_memory(f.name)));
+            if (f.kind == "weights") st = gguf_model_from(path, std::make_shared<io::gguf_file>(in_memory(f.name)), options);
     } else {
         std::vector<std::unique_ptr<io::safetensors_file>> shards;
         for (const auto& f : db.files())
@@ -319,7 +378,8 @@ inline std::shared_ptr<model::state> load_database_model(const std::string& path
         const std::string where = path + ":config.json";
         st = safetensors_model_from(path, io::parse_json(std::string(config.begin(), config.end()), where), where,
                                     std::make_shared<io::safetensors_checkpoint>(
-                                        io::safetensors_checkpoint::from_shards(path, std::move(shards))));
+                                        io::safetensors_checkpoint::from_shards(path, std::move(shards))),
+                                    options);
     }
     if (!st) throw format_error(237, path + ": table 'source_files' lists no weights file");
     st->notes.insert(st->notes.begin(), "rebuilt in memory from the weight database (source format " + db.source_format() +
@@ -339,13 +399,13 @@ inline model model::load(const std::string& path, const load_options& options) {
         return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     if (fs::is_directory(p)) {
-        st = detail::load_safetensors_model(path, p / "config.json");
+        st = detail::load_safetensors_model(path, p / "config.json", options);
     } else if (detail::is_sqlite_file(path)) {
-        st = detail::load_database_model(path);
+        st = detail::load_database_model(path, options);
     } else if (ends_with(".gguf")) {
-        st = detail::load_gguf_model(path);
+        st = detail::load_gguf_model(path, options);
     } else if (ends_with(".safetensors") || ends_with(".safetensors.index.json")) {
-        st = detail::load_safetensors_model(path, p.parent_path() / "config.json");
+        st = detail::load_safetensors_model(path, p.parent_path() / "config.json", options);
     } else {
         throw io_error(106, "'" + path + "': not a model (expected a folder, a .safetensors, a .safetensors.index.json, a .gguf file or an xlens weight database)");
     }

@@ -8,6 +8,7 @@
 // can serve many threads; everything a run changes lives in the run (see run/forward.hpp).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,8 +30,14 @@ struct tensor_record {
 
 /// What load() may do to weights. Nothing that changes values happens unless asked.
 struct load_options {
-    /// Extra validation: check every weight value is finite (costs one pass over all weights).
+    /// Extra validation: check every weight value is finite (costs one pass over all weights;
+    /// quantised weights are dequantised row by row to check them).
     bool check_finite = false;
+    /// Convert every weight to float32 at load, as xlens did before weights could stay quantised:
+    /// four to eight times the memory of a quantised file, and every matmul through BLAS. By default
+    /// matrices stay in their stored type (F16, BF16, any ggml block type) and are dequantised on the
+    /// fly inside the matmul; vectors (norm gains, biases) are always float32.
+    bool dequantize = false;
 };
 
 class model {
@@ -62,6 +69,7 @@ public:
         std::string source, format;
         std::vector<std::shared_ptr<const void>> keep_alive;       // mapped files the weights point into
         std::vector<std::unique_ptr<float[]>> owned;               // converted / re-laid-out weights
+        std::vector<std::unique_ptr<std::uint32_t[]>> row_orders;  // rows of stored weights read out of order
     };
     explicit model(std::shared_ptr<const state> s) : data_(std::move(s)) {}
 

@@ -53,7 +53,7 @@ inline model random_init_like(const model& like, std::uint64_t seed, float stdde
         out.layers.push_back(std::move(n));
     }
     out.ln_final = norm(w.ln_final);
-    if (w.unembed.w.data == w.embed.data) out.unembed = {out.embed, fresh(w.unembed.b, 0, false), w.unembed.in_by_out};
+    if (w.unembed.w.same_memory(w.embed)) out.unembed = {out.embed, fresh(w.unembed.b, 0, false), w.unembed.in_by_out};
     else out.unembed = linear(w.unembed);
     return model(std::move(st));
 }
