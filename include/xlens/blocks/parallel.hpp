@@ -149,6 +149,9 @@ inline void set_num_threads(int n) {
     if (openblas_set_num_threads) openblas_set_num_threads(n);
 }
 
+/// Sets the threads of xlens's kernels only, leaving OpenBLAS's as they are.
+inline void set_kernel_threads(int n) { detail::kernel_threads_setting().store(std::max(1, n), std::memory_order_relaxed); }
+
 /// Calls task(i) for i in [0, n) on num_threads() threads.
 inline void parallel_for(std::size_t n, const std::function<void(std::size_t)>& task) {
     detail::worker_pool::instance().run(n, num_threads(), task);

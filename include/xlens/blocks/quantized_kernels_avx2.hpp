@@ -5,7 +5,8 @@
 // Each block's quants are unpacked straight into registers as small integers (exact in float32),
 // and a block's scale and minimum are applied once per block, not once per value:
 //   Σ_e (d·q_e + m)·x_e = d·Σ q_e·x_e + m·Σ x_e,
-// the same sum as over gguf-py's dequantised values up to float32 rounding (checked against the
+// each block's partial sums then added in float64 across the row: the same sum as over gguf-py's
+// dequantised values up to float32 rounding within a block (checked against the
 // dequantise-everything path in tests/test_quantized_matmul.cpp). Compiled with function target
 // attributes, so the library needs no -mavx2 from its users; quantized_matmul.hpp picks these only
 // where the processor has AVX2, FMA and F16C.
@@ -32,11 +33,21 @@ XLENS_AVX2 float half(const std::uint8_t* p) {
     return _cvtsh_ss(h);
 }
 
-XLENS_AVX2 float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+/// A row's running sum: each block's float32 partial sums (8 lanes) added in float64, so a long
+/// row's sum is as exact as its blocks' (the dequantise-everything path sums in float32 throughout).
+struct row_sum {
+    __m256d low, high;
+};
+XLENS_AVX2 row_sum zero_sum() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+XLENS_AVX2 void add_partial(row_sum& s, __m256 p) {
+    s.low = _mm256_add_pd(s.low, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+    s.high = _mm256_add_pd(s.high, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+}
+XLENS_AVX2 float total(const row_sum& s) {
+    const __m256d v = _mm256_add_pd(s.low, s.high);
+    __m128d t = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    t = _mm_add_sd(t, _mm_unpackhi_pd(t, t));
+    return static_cast<float>(_mm_cvtsd_f64(t));
 }
 
 /// 8 bytes (zero-extended) as 8 floats.
@@ -153,18 +164,19 @@ XLENS_AVX2 q32 load_iq4_nl(const std::uint8_t* b) {
 template <int T, q32 (*Load)(const std::uint8_t*), std::size_t Bytes>
 __attribute__((target("avx2,fma,f16c"))) void dot_blocks32(const std::uint8_t* row, std::size_t n, const float* x,
                                                            std::size_t ldx, float* out, std::size_t ldo) {
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    row_sum acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = zero_sum();
     for (std::size_t b = 0, k = 0; k < n; ++b, k += 32) {
         const q32 blk = Load(row + b * Bytes);
         const __m256 d = _mm256_set1_ps(blk.d), m = _mm256_set1_ps(blk.m);
         for (int t = 0; t < T; ++t) {
             const float* xt = x + static_cast<std::size_t>(t) * ldx + k;
-            acc[t] = _mm256_fmadd_ps(d, dot32(blk.q, xt), acc[t]);
-            if (blk.has_min) acc[t] = _mm256_fmadd_ps(m, sum32(xt), acc[t]);
+            __m256 p = _mm256_mul_ps(d, dot32(blk.q, xt));
+            if (blk.has_min) p = _mm256_fmadd_ps(m, sum32(xt), p);
+            add_partial(acc[t], p);
         }
     }
-    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = hsum(acc[t]);
+    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
 }
 
 /// Q4_K / Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; `five` adds Q5_K's fifth bits.
@@ -172,8 +184,8 @@ template <int T, bool Five>
 __attribute__((target("avx2,fma,f16c"))) void dot_q45_k(const std::uint8_t* row, std::size_t n, const float* x,
                                                         std::size_t ldx, float* out, std::size_t ldo) {
     constexpr std::size_t bytes = Five ? 176 : 144;
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    row_sum acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = zero_sum();
     for (std::size_t b = 0, k = 0; k < n; ++b, k += 256) {
         const std::uint8_t* blk = row + b * bytes;
         const float d = half(blk), dmin = half(blk + 2);
@@ -202,22 +214,23 @@ __attribute__((target("avx2,fma,f16c"))) void dot_q45_k(const std::uint8_t* row,
             const __m256 scale1 = _mm256_set1_ps(d * static_cast<float>(sc[s1])), min1 = _mm256_set1_ps(dmin * static_cast<float>(mn[s1]));
             for (int t = 0; t < T; ++t) {
                 const float* xt = x + static_cast<std::size_t>(t) * ldx + k + 64 * static_cast<std::size_t>(pair);
-                acc[t] = _mm256_fmadd_ps(scale0, dot32(ql, xt), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(min0, sum32(xt), acc[t]);
-                acc[t] = _mm256_fmadd_ps(scale1, dot32(qhi, xt + 32), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(min1, sum32(xt + 32), acc[t]);
+                __m256 p = _mm256_mul_ps(scale0, dot32(ql, xt));
+                p = _mm256_fnmadd_ps(min0, sum32(xt), p);
+                p = _mm256_fmadd_ps(scale1, dot32(qhi, xt + 32), p);
+                p = _mm256_fnmadd_ps(min1, sum32(xt + 32), p);
+                add_partial(acc[t], p);
             }
         }
     }
-    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = hsum(acc[t]);
+    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
 }
 
 /// Q6_K: sixteen groups of 16 with int8 scales; quants 4 low bits | 2 high bits, minus 32.
 template <int T>
 __attribute__((target("avx2,fma,f16c"))) void dot_q6_k(const std::uint8_t* row, std::size_t n, const float* x,
                                                        std::size_t ldx, float* out, std::size_t ldo) {
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    row_sum acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = zero_sum();
     for (std::size_t b = 0, k = 0; k < n; ++b, k += 256) {
         const std::uint8_t* blk = row + b * 210;
         const std::uint8_t* ql = blk;
@@ -239,21 +252,22 @@ __attribute__((target("avx2,fma,f16c"))) void dot_q6_k(const std::uint8_t* row, 
                     const float* xt = x + static_cast<std::size_t>(t) * ldx + k + 128 * static_cast<std::size_t>(h) + 32 * static_cast<std::size_t>(quarter);
                     const __m256 first = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(xt + 8), _mm256_mul_ps(v[0], _mm256_loadu_ps(xt)));
                     const __m256 second = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xt + 24), _mm256_mul_ps(v[2], _mm256_loadu_ps(xt + 16)));
-                    acc[t] = _mm256_fmadd_ps(s0, first, acc[t]);
-                    acc[t] = _mm256_fmadd_ps(s1, second, acc[t]);
+                    add_partial(acc[t], _mm256_fmadd_ps(s1, second, _mm256_mul_ps(s0, first)));
                 }
             }
         }
     }
-    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = hsum(acc[t]);
+    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
 }
 
 /// Plain types: F32 (read through a row order), F16 (F16C) and BF16, 8 values at a time (n % 8 == 0).
 template <int T, int Kind>  // Kind 0 F32, 1 F16, 2 BF16
 __attribute__((target("avx2,fma,f16c"))) void dot_plain(const std::uint8_t* row, std::size_t n, const float* x,
                                                         std::size_t ldx, float* out, std::size_t ldo) {
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    row_sum acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = zero_sum();
+    __m256 part[T];
+    for (int t = 0; t < T; ++t) part[t] = _mm256_setzero_ps();
     for (std::size_t k = 0; k < n; k += 8) {
         __m256 w;
         if (Kind == 0) {
@@ -265,9 +279,14 @@ __attribute__((target("avx2,fma,f16c"))) void dot_plain(const std::uint8_t* row,
             w = _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
         }
         for (int t = 0; t < T; ++t)
-            acc[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + static_cast<std::size_t>(t) * ldx + k), acc[t]);
+            part[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + static_cast<std::size_t>(t) * ldx + k), part[t]);
+        if (k % 32 == 24 || k + 8 == n)  // every 32 values, into the float64 sum
+            for (int t = 0; t < T; ++t) {
+                add_partial(acc[t], part[t]);
+                part[t] = _mm256_setzero_ps();
+            }
     }
-    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = hsum(acc[t]);
+    for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
 }
 
 }  // namespace xlens::blocks::avx2

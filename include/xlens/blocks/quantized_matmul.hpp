@@ -42,8 +42,11 @@
 
 namespace xlens::blocks {
 
-/// Rows of x up to which a matmul is a fused dequantise-and-dot (memory-bound) rather than tiles + sgemm.
+/// Rows of x one pass of the fused dequantise-and-dot kernel serves.
 inline constexpr std::size_t fused_rows = 4;
+/// Rows of x up to which a matmul runs the fused kernel (in passes of fused_rows) rather than
+/// dequantised tiles + sgemm: below it, dequantising every weight costs more than the extra passes.
+inline constexpr std::size_t fused_rows_max = 16;
 
 namespace detail {
 
@@ -132,7 +135,9 @@ using fused_fn = void (*)(const std::uint8_t*, std::size_t, const float*, std::s
 
 inline bool cpu_has_avx2() {
 #if XLENS_X86_DISPATCH
-    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    // Every processor with AVX2 and FMA has F16C (Intel since Ivy Bridge, AMD since Piledriver);
+    // Clang 14's __builtin_cpu_supports does not know the name "f16c", so it is not asked.
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return yes;
 #else
     return false;
@@ -295,12 +300,16 @@ inline void for_each_f32_tile(const weight& W, Fn fn) {
 template <class Gemm>
 inline void stored_matmul(const float* x, std::size_t T, const weight& W, float* y, Gemm gemm) {
     const std::size_t d_out = W.rows(), d_in = W.row_length();
-    if (T <= fused_rows) {
+    if (T <= fused_rows_max) {
         const detail::fused_fn kernel = detail::fused_kernel_for(W.type);
         constexpr std::size_t rows_per_task = 16;
         parallel_for((d_out + rows_per_task - 1) / rows_per_task, [&](std::size_t task) {
             const std::size_t a = task * rows_per_task, b = std::min(d_out, a + rows_per_task);
-            for (std::size_t i = a; i < b; ++i) detail::dot_stored_row(kernel, W, i, x, d_in, T, y + i, d_out);
+            for (std::size_t t0 = 0; t0 < T; t0 += fused_rows) {  // each weight row stays in L1 across passes
+                const std::size_t rows = std::min(fused_rows, T - t0);
+                for (std::size_t i = a; i < b; ++i)
+                    detail::dot_stored_row(kernel, W, i, x + t0 * d_in, d_in, rows, y + t0 * d_out + i, d_out);
+            }
         });
         return;
     }
