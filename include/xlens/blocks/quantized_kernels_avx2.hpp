@@ -5,7 +5,7 @@
 // Each block's quants are unpacked straight into registers as small integers (exact in float32),
 // and a block's scale and minimum are applied once per block, not once per value:
 //   Σ_e (d·q_e + m)·x_e = d·Σ q_e·x_e + m·Σ x_e,
-// each block's partial sums then added in float64 across the row: the same sum as over gguf-py's
+// partial sums of every 256 values then added in float64 across the row: the same sum as over gguf-py's
 // dequantised values up to float32 rounding within a block (checked against the
 // dequantise-everything path in tests/test_quantized_matmul.cpp). Compiled with function target
 // attributes, so the library needs no -mavx2 from its users; quantized_matmul.hpp picks these only
@@ -165,15 +165,20 @@ template <int T, q32 (*Load)(const std::uint8_t*), std::size_t Bytes>
 __attribute__((target("avx2,fma,f16c"))) void dot_blocks32(const std::uint8_t* row, std::size_t n, const float* x,
                                                            std::size_t ldx, float* out, std::size_t ldo) {
     row_sum acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = zero_sum();
+    __m256 part[T];  // eight blocks (256 values) summed in float32, then added in float64
+    for (int t = 0; t < T; ++t) acc[t] = zero_sum(), part[t] = _mm256_setzero_ps();
     for (std::size_t b = 0, k = 0; k < n; ++b, k += 32) {
         const q32 blk = Load(row + b * Bytes);
         const __m256 d = _mm256_set1_ps(blk.d), m = _mm256_set1_ps(blk.m);
+        const bool flush = (b % 8) == 7 || k + 32 == n;
         for (int t = 0; t < T; ++t) {
             const float* xt = x + static_cast<std::size_t>(t) * ldx + k;
-            __m256 p = _mm256_mul_ps(d, dot32(blk.q, xt));
-            if (blk.has_min) p = _mm256_fmadd_ps(m, sum32(xt), p);
-            add_partial(acc[t], p);
+            part[t] = _mm256_fmadd_ps(d, dot32(blk.q, xt), part[t]);
+            if (blk.has_min) part[t] = _mm256_fmadd_ps(m, sum32(xt), part[t]);
+            if (flush) {
+                add_partial(acc[t], part[t]);
+                part[t] = _mm256_setzero_ps();
+            }
         }
     }
     for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
@@ -237,6 +242,8 @@ __attribute__((target("avx2,fma,f16c"))) void dot_q6_k(const std::uint8_t* row, 
         const std::uint8_t* qhb = blk + 128;
         const auto* sc = reinterpret_cast<const std::int8_t*>(blk + 192);
         const float d = half(blk + 208);
+        __m256 part[T];
+        for (int t = 0; t < T; ++t) part[t] = _mm256_setzero_ps();
         for (int h = 0; h < 2; ++h) {
             const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qhb + 32 * h));
             for (int quarter = 0; quarter < 4; ++quarter) {
@@ -252,10 +259,11 @@ __attribute__((target("avx2,fma,f16c"))) void dot_q6_k(const std::uint8_t* row, 
                     const float* xt = x + static_cast<std::size_t>(t) * ldx + k + 128 * static_cast<std::size_t>(h) + 32 * static_cast<std::size_t>(quarter);
                     const __m256 first = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(xt + 8), _mm256_mul_ps(v[0], _mm256_loadu_ps(xt)));
                     const __m256 second = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(xt + 24), _mm256_mul_ps(v[2], _mm256_loadu_ps(xt + 16)));
-                    add_partial(acc[t], _mm256_fmadd_ps(s1, second, _mm256_mul_ps(s0, first)));
+                    part[t] = _mm256_fmadd_ps(s1, second, _mm256_fmadd_ps(s0, first, part[t]));
                 }
             }
         }
+        for (int t = 0; t < T; ++t) add_partial(acc[t], part[t]);
     }
     for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
 }
@@ -280,13 +288,24 @@ __attribute__((target("avx2,fma,f16c"))) void dot_plain(const std::uint8_t* row,
         }
         for (int t = 0; t < T; ++t)
             part[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + static_cast<std::size_t>(t) * ldx + k), part[t]);
-        if (k % 32 == 24 || k + 8 == n)  // every 32 values, into the float64 sum
+        if (k % 256 == 248 || k + 8 == n)  // every 256 values, into the float64 sum
             for (int t = 0; t < T; ++t) {
                 add_partial(acc[t], part[t]);
                 part[t] = _mm256_setzero_ps();
             }
     }
     for (int t = 0; t < T; ++t) out[static_cast<std::size_t>(t) * ldo] = total(acc[t]);
+}
+
+/// n F16 (Kind 1) or BF16 (Kind 2) values to float32 (n % 8 == 0), for the prefill tiles. F16C's
+/// conversion is exact, as the portable one; only a signalling NaN may come out quieted.
+template <int Kind>
+__attribute__((target("avx2,fma,f16c"))) void halves_to_f32(const std::uint8_t* src, std::size_t n, float* dst) {
+    for (std::size_t k = 0; k < n; k += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * k));
+        const __m256 v = Kind == 1 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        _mm256_storeu_ps(dst + k, v);
+    }
 }
 
 }  // namespace xlens::blocks::avx2

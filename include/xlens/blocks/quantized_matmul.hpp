@@ -272,6 +272,26 @@ inline void dot_stored_row(fused_fn kernel, const weight& W, std::size_t i, cons
 
 }  // namespace detail
 
+namespace detail {
+
+/// Rows of W as float32 for a prefill tile: weight::read_rows, with F16/BF16 converted 8 at a time
+/// by AVX2/F16C where the processor has them (the portable conversion goes one value at a time).
+inline void read_tile_rows(const weight& W, std::size_t first, std::size_t count, float* dst) {
+#if XLENS_X86_DISPATCH
+    const std::size_t n = W.row_length();
+    if ((W.type == io::dtype::f16 || W.type == io::dtype::bf16) && !W.in_float32() && n % 8 == 0 && cpu_has_avx2()) {
+        for (std::size_t i = 0; i < count; ++i) {
+            if (W.type == io::dtype::f16) avx2::halves_to_f32<1>(W.stored_row(first + i), n, dst + i * n);
+            else avx2::halves_to_f32<2>(W.stored_row(first + i), n, dst + i * n);
+        }
+        return;
+    }
+#endif
+    W.read_rows(first, count, dst);
+}
+
+}  // namespace detail
+
 /// Logical rows of W per float32 tile for the prefill path: about 1 MiB of floats, at least 16 rows.
 inline std::size_t tile_rows(const weight& W) {
     const std::size_t bytes_per_row = std::max<std::size_t>(1, W.row_length() * sizeof(float));
@@ -289,7 +309,7 @@ inline void for_each_f32_tile(const weight& W, Fn fn) {
         constexpr std::size_t per_task = 8;
         parallel_for((rows + per_task - 1) / per_task, [&](std::size_t task) {
             const std::size_t a = task * per_task, b = std::min(rows, a + per_task);
-            W.read_rows(r0 + a, b - a, tile.data() + a * n);
+            detail::read_tile_rows(W, r0 + a, b - a, tile.data() + a * n);
         });
         fn(r0, rows, static_cast<const float*>(tile.data()));
     }
