@@ -279,7 +279,7 @@ __attribute__((target("avx2,fma,f16c"))) void dot_plain(const std::uint8_t* row,
     for (std::size_t k = 0; k < n; k += 8) {
         __m256 w;
         if (Kind == 0) {
-            w = _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+            w = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4 * k)));  // unaligned bytes
         } else if (Kind == 1) {
             w = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
         } else {
