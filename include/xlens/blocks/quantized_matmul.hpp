@@ -62,34 +62,10 @@ inline void decode_run_bf16(const std::uint8_t* src, float* y) {
     for (int e = 0; e < 32; ++e) y[e] = io::bf16_to_f32(io::load_le<std::uint16_t>(src + 2 * e));
 }
 
-struct block_codec {
-    block_decoder decode = nullptr;
-    std::size_t values = 0;  // values per decode
-    std::size_t bytes = 0;   // bytes per decode
-};
-
-/// How to decode `t` in runs; values == 0 if the type has no float32 form.
-inline block_codec codec_for(io::dtype t) {
-    using io::dtype;
-    namespace q = io::detail;
-    switch (t) {
-        case dtype::f32: return {decode_run_f32, 32, 128};
-        case dtype::f16: return {decode_run_f16, 32, 64};
-        case dtype::bf16: return {decode_run_bf16, 32, 64};
-        case dtype::q4_0: return {q::dequant_block_q4_0, 32, 18};
-        case dtype::q4_1: return {q::dequant_block_q4_1, 32, 20};
-        case dtype::q5_0: return {q::dequant_block_q5_0, 32, 22};
-        case dtype::q5_1: return {q::dequant_block_q5_1, 32, 24};
-        case dtype::q8_0: return {q::dequant_block_q8_0, 32, 34};
-        case dtype::iq4_nl: return {q::dequant_block_iq4_nl, 32, 18};
-        case dtype::q2_k: return {q::dequant_block_q2_k, 256, 84};
-        case dtype::q3_k: return {q::dequant_block_q3_k, 256, 110};
-        case dtype::q4_k: return {q::dequant_block_q4_k, 256, 144};
-        case dtype::q5_k: return {q::dequant_block_q5_k, 256, 176};
-        case dtype::q6_k: return {q::dequant_block_q6_k, 256, 210};
-        case dtype::iq4_xs: return {q::dequant_block_iq4_xs, 256, 136};
-        default: return {};
-    }
+/// Values one kernel step decodes for `t`: a block, or for plain types a run of 32 values.
+inline std::size_t run_values(io::dtype t) {
+    const auto tr = io::traits(t);
+    return tr.block_elements > 1 ? tr.block_elements : 32;
 }
 
 /// out[t · ldo] = Σ_k W[k] · x[t · ldx + k] for t < T ≤ fused_rows, W one stored row of n values
@@ -256,13 +232,13 @@ inline void dot_stored_row(fused_fn kernel, const weight& W, std::size_t i, cons
                            float* out, std::size_t ldo) {
     const std::size_t n = W.row_length();
     const std::uint8_t* row = W.stored_row(i);
-    const auto c = codec_for(W.type);
-    const std::size_t whole = n / c.values * c.values;
+    const std::size_t run = run_values(W.type);
+    const std::size_t whole = n / run * run;
     kernel(row, whole, x, ldx, T, out, ldo);
     if (whole == n) return;
     // Only plain types have tails (a block type's rows are whole blocks, checked by the readers).
     std::vector<float> tail(n - whole);
-    io::dequantize(W.type, row + whole / c.values * c.bytes, n - whole, tail.data());
+    io::dequantize(W.type, row + io::byte_size(W.type, whole, "a weight row"), n - whole, tail.data());
     for (std::size_t t = 0; t < T; ++t) {
         float s = 0.0f;
         for (std::size_t k = 0; k < tail.size(); ++k) s += tail[k] * x[t * ldx + whole + k];

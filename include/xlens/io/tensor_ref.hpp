@@ -70,9 +70,6 @@ inline bool is_float_convertible(dtype t) {
     }
 }
 
-/// Whether `t` is a ggml block type (values packed with shared scales), as opposed to a plain number.
-inline bool is_block_quantized(dtype t) { return traits(t).block_elements > 1; }
-
 /// One tensor inside a mapped file. Non-owning: valid while the reader that produced it lives.
 struct tensor_ref {
     std::string name;
