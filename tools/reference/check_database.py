@@ -14,7 +14,10 @@ In a temporary folder: exports DIR to a database, imports it back to one safeten
   4. with --as-gguf-f16 (a Llama folder): the same checks on a GGUF written here with the `gguf`
      library from that folder, F16 weights with llama.cpp's Q/K row permutation and F32 norms, so
      the rows must come back in HF order in their own F16 bytes and the GGUF byte for byte;
-  5. with --copying: the head_roles 'ov_copying' scores equal the eigenvalue measure computed here on
+  5. with --converted FILE (a float32 GGUF that llama.cpp's converter wrote from DIR): the same on
+     that GGUF, every semantic row byte for byte the slice of DIR's HF tensor (the converter's
+     fused, transposed or permuted layouts undone), and the GGUF restored byte for byte;
+  6. with --copying: the head_roles 'ov_copying' scores equal the eigenvalue measure computed here on
      the full [vocab, vocab] OV circuit with numpy (no factorisation), within 1e-4.
 Exit 1 on any difference.
 """
@@ -227,9 +230,10 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--copying", action="store_true")
     ap.add_argument("--as-gguf-f16", action="store_true")
+    ap.add_argument("--converted", type=Path, help="float32 GGUF converted from --model by llama.cpp")
     a = ap.parse_args()
     model = Path(a.model)
-    gguf = model.suffix == ".gguf" or a.as_gguf_f16
+    gguf = model.suffix == ".gguf" or a.as_gguf_f16 or a.converted is not None
     view_tol = None
     workdir = tempfile.TemporaryDirectory()
     if a.as_gguf_f16:
@@ -237,6 +241,11 @@ def main():
         src = write_llama_gguf_f16(model, Path(workdir.name) / "tiny.f16.gguf")
         model = Path(workdir.name) / "tiny.f16.gguf"
         print(f"wrote {model.name}: F16 weights, llama.cpp Q/K order, F32 norms")
+    elif a.converted:
+        fam = FAMILIES[family_of(json.loads((model / "config.json").read_text()))]
+        src = read_tensors(model)
+        model = a.converted
+        print(f"checking {model.name} against the HF tensors it was converted from")
     elif gguf:
         # GGUF blocks are kept raw; the rows hold float32 views, compared with transformers' dequantisation.
         import transformers

@@ -2,6 +2,7 @@
 """Check `xlens forward` (logits and every hook activation) against transformers.
 
     compare_forward.py --xlens BIN --model DIR [--tokens 1,2,3] [--tol 1e-4] [--relative] [--keep OUTDIR]
+                       [--xlens-model FILE]
 
 Runs `BIN forward DIR --tokens ... --npy LOGITS.npy --cache CACHE.safetensors` in a
 temporary directory, then runs the same ids through transformers (PyTorch CPU, fp32,
@@ -14,10 +15,18 @@ when a shape or dtype differs, when the cache holds a hook this script does not 
 (nothing goes unchecked), or when the -inf mask of hook_attn_scores differs.  Exit 2 means
 the reference failed its own consistency checks (a bug here, not in xlens).
 
+--xlens-model runs xlens on another file of the same model (a GGUF that llama.cpp's converter
+wrote from DIR) and checks it against transformers on DIR: same logits, same hooks.  With
+--f16-matrices the reference first rounds every matrix (every parameter of 2 or more dimensions)
+to float16, as the converter's f16 output stores them, after checking that the GGUF holds exactly
+its matrices in F16 and its vectors in F32 (the converter's one exception: GPT-2's position table
+stays F32); the arithmetic stays float32 on both sides.
+
 Default tokens: 17 ids with a repeated half (induction-style) that include the first and
 last vocabulary ids, fixed per vocabulary size.
 """
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -344,6 +353,22 @@ def run_xlens(binary, model, ids, workdir, want_cache=True):
     return npy, seconds
 
 
+# Matrices llama.cpp's converter keeps in F32 in an f16 file: GGUF name -> transformers parameter name.
+F32_MATRICES_GGUF = {"position_embd.weight": "transformer.wpe.weight"}
+
+
+def check_f16_matrices(path):
+    """The converter's f16 rule, which --f16-matrices reproduces: matrices F16, vectors F32."""
+    import gguf
+    def expected(t):
+        return "F16" if len(t.shape) >= 2 and t.name not in F32_MATRICES_GGUF else "F32"
+    wrong = [f"{t.name} ({t.tensor_type.name}, {len(t.shape)}-D)" for t in gguf.GGUFReader(str(path)).tensors
+             if t.tensor_type.name != expected(t)]
+    if wrong:
+        print(f"FAIL: {path} does not hold matrices in F16 and vectors in F32: {', '.join(wrong)}")
+    return not wrong
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--xlens", required=True, type=Path, help="path of the built xlens program")
@@ -353,9 +378,28 @@ def main(argv=None):
     ap.add_argument("--relative", action="store_true",
                     help="bound each array by tol * max(1, max|ref|) instead of tol (trained models)")
     ap.add_argument("--keep", type=Path, help="keep xlens's outputs in this folder")
+    ap.add_argument("--xlens-model", type=Path, help="run xlens on this file instead of --model (e.g. a converted GGUF)")
+    ap.add_argument("--expect-family", help="with --xlens-model: the family `xlens info` must name")
+    ap.add_argument("--f16-matrices", action="store_true",
+                    help="round the reference's matrices to float16 (for the converter's f16 GGUFs)")
     args = ap.parse_args(argv)
 
+    if args.expect_family:
+        info = subprocess.run([str(args.xlens), "info", str(args.xlens_model or args.model), "--json"],
+                              capture_output=True, text=True)
+        named = json.loads(info.stdout)["config"]["architecture"] if info.returncode == 0 else info.stderr.strip()
+        if named != args.expect_family:
+            print(f"FAIL: xlens info names {named!r}, expected {args.expect_family!r}")
+            return 1
+        print(f"xlens info: family {named}")
     model = load_model(args.model)
+    if args.f16_matrices:
+        if not args.xlens_model or not check_f16_matrices(args.xlens_model):
+            return 1
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.dim() >= 2 and name not in F32_MATRICES_GGUF.values():
+                    p.copy_(p.half().float())
     if model.config.model_type not in FAMILIES:
         print(f"unsupported family {model.config.model_type!r}", file=sys.stderr)
         return 1
@@ -368,7 +412,7 @@ def main(argv=None):
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
-            npy, xlens_s = run_xlens(args.xlens, args.model, ids, workdir)
+            npy, xlens_s = run_xlens(args.xlens, args.xlens_model or args.model, ids, workdir)
         except RuntimeError as e:
             print(f"FAIL: {e}", file=sys.stderr)
             return 1

@@ -62,6 +62,11 @@ SPECS = {
     "llama_tied": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA, tie_word_embeddings=True), {}),
     "llama_f16": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"dtype": "float16"}),
     "llama_bf16": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"dtype": "bfloat16"}),
+    # Llama 3.x rope scaling that bites inside 64 positions (original context 16): the converter
+    # stores it as the per-frequency tensor rope_freqs.weight.
+    "llama3_rope": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(
+        _LLAMA, rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                  original_max_position_embeddings=16)), {}),
     "llama_sharded": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"max_shard_size": "20KB"}),
     # head_dim 12 while hidden/heads = 10: catches code that derives d_head from d_model.
     "mistral": ("mistral", "MistralConfig", "MistralForCausalLM", dict(
@@ -83,6 +88,18 @@ SPECS = {
         vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
         num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.5, rotary_emb_base=10000,
         layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=False,
+        tie_word_embeddings=False), {}),
+    # ⌊16 × 0.3125⌋ = 5 frequencies: transformers turns 6 dimensions (exponents over 5).
+    "gpt_neox_odd_rotary": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
+        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
+        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.3125, rotary_emb_base=10000,
+        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=True,
+        tie_word_embeddings=False), {}),
+    # Mixture of experts: 4 experts, 2 chosen per token.
+    "mixtral": ("mixtral", "MixtralConfig", "MixtralForCausalLM", dict(
+        vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_value_heads=2, head_dim=8,
+        intermediate_size=40, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
+        rms_norm_eps=1e-5, num_local_experts=4, num_experts_per_tok=2, sliding_window=None,
         tie_word_embeddings=False), {}),
     "llama_legacy_cfg": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"legacy": True}),
     "gpt_neox_legacy_cfg": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM",

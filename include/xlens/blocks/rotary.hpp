@@ -20,11 +20,11 @@ struct rotary_table {
     std::vector<float> sin;   // [T, half]
 };
 
-/// inv_freq[i] = 1 / theta^(2i / rotary_dim), with the config's scaling applied.
+/// inv_freq[i] = 1 / theta^(2i / frequency_dim), with the config's scaling and factors applied.
 inline std::vector<float> rotary_inverse_frequencies(const rotary_config& r) {
     const std::size_t half = r.rotary_dim / 2;
     std::vector<float> inv(half);
-    const float dim = static_cast<float>(r.rotary_dim);
+    const float dim = static_cast<float>(r.frequency_dim ? r.frequency_dim : r.rotary_dim);
     for (std::size_t i = 0; i < half; ++i)
         inv[i] = 1.0f / std::pow(static_cast<float>(r.theta), static_cast<float>(2 * i) / dim);
     if (r.scaling == "linear") {
@@ -45,6 +45,7 @@ inline std::vector<float> rotary_inverse_frequencies(const rotary_config& r) {
             f = static_cast<float>((1 - smooth) * f / r.factor + smooth * f);
         }
     }
+    for (std::size_t i = 0; i < r.frequency_factors.size() && i < half; ++i) inv[i] /= r.frequency_factors[i];
     return inv;
 }
 

@@ -60,6 +60,13 @@ struct family {
     hf_config_keys keys;
     std::vector<std::pair<role, const char*>> hf_tensors;
     std::vector<std::pair<role, const char*>> gguf_tensors;
+    /// How llama.cpp's converter lays out what the HF checkpoint fuses or transposes: it stores every
+    /// matrix [out, in] (GPT-2's Conv1D transposed back) and GPT-NeoX's per-head q/k/v as [q | k | v].
+    qkv_layout gguf_qkv = qkv_layout::separate;
+
+    /// The q/k/v layout and matrix orientation of this family's checkpoints in one format.
+    qkv_layout qkv_in(bool gguf) const { return gguf ? gguf_qkv : qkv; }
+    bool in_by_out_in(bool gguf) const { return gguf ? false : linear_in_by_out; }
 };
 
 namespace detail {
@@ -134,6 +141,30 @@ inline family llama_like(const char* name, std::vector<std::string> archs, std::
     };
 }
 
+/// llama.cpp's names for GPT-2 and GPT-NeoX tensors (LayerNorm with biases, fused q/k/v, biased MLP).
+inline std::vector<std::pair<role, const char*>> gpt2_like_gguf_tensors(bool learned_positions) {
+    std::vector<std::pair<role, const char*>> t = {
+        {role::embed, "token_embd.weight"},
+        {role::ln1_w, "blk.{L}.attn_norm.weight"},
+        {role::ln1_b, "blk.{L}.attn_norm.bias"},
+        {role::qkv_w, "blk.{L}.attn_qkv.weight"},
+        {role::qkv_b, "blk.{L}.attn_qkv.bias"},
+        {role::o_w, "blk.{L}.attn_output.weight"},
+        {role::o_b, "blk.{L}.attn_output.bias"},
+        {role::ln2_w, "blk.{L}.ffn_norm.weight"},
+        {role::ln2_b, "blk.{L}.ffn_norm.bias"},
+        {role::mlp_in_w, "blk.{L}.ffn_up.weight"},
+        {role::mlp_in_b, "blk.{L}.ffn_up.bias"},
+        {role::mlp_out_w, "blk.{L}.ffn_down.weight"},
+        {role::mlp_out_b, "blk.{L}.ffn_down.bias"},
+        {role::ln_final_w, "output_norm.weight"},
+        {role::ln_final_b, "output_norm.bias"},
+        {role::unembed, "output.weight"},
+    };
+    if (learned_positions) t.push_back({role::pos_embed, "position_embd.weight"});
+    return t;
+}
+
 inline family gpt2_family() {
     hf_config_keys k;
     k.d_model = key({"n_embd"});
@@ -174,7 +205,8 @@ inline family gpt2_family() {
             {role::ln_final_b, "transformer.ln_f.bias"},
             {role::unembed, "lm_head.weight"},
         },
-        {},  // GGUF GPT-2 files are not supported yet: llama.cpp stores them transposed differently
+        gpt2_like_gguf_tensors(/*learned_positions=*/true),
+        qkv_layout::fused_blocks,
     };
 }
 
@@ -199,7 +231,7 @@ inline family gpt_neox_family() {
     k.mlp_bias = key({}, 1);
     k.parallel_residual = key({"use_parallel_residual"}, 1);
     return family{
-        "gpt_neox", {"GPTNeoXForCausalLM"}, {"gpt_neox"}, nullptr, norm_kind::layer_norm, position_kind::rotary,
+        "gpt_neox", {"GPTNeoXForCausalLM"}, {"gpt_neox"}, "gptneox", norm_kind::layer_norm, position_kind::rotary,
         /*gated_mlp=*/false, qkv_layout::fused_per_head, /*linear_in_by_out=*/false, 0.0, false, std::move(k),
         {
             {role::embed, "gpt_neox.embed_in.weight"},
@@ -219,7 +251,8 @@ inline family gpt_neox_family() {
             {role::ln_final_b, "gpt_neox.final_layer_norm.bias"},
             {role::unembed, "embed_out.weight"},
         },
-        {},
+        gpt2_like_gguf_tensors(/*learned_positions=*/false),
+        qkv_layout::fused_blocks,
     };
 }
 

@@ -5,8 +5,10 @@
 // metadata, and validated once, at construction, so the forward pass can trust it.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "xlens/error.hpp"
 
@@ -27,9 +29,15 @@ struct norm_config {
 
 /// Rotary position embedding (RoPE), HF "rotate_half" convention: dimension i of a head pairs with
 /// i + rotary_dim/2. Partial rotary (GPT-NeoX / Pythia) rotates only the first rotary_dim dimensions.
+/// Frequency i is theta^(−2i / frequency_dim): frequency_dim = ⌊d_head × partial⌋ may be odd, and
+/// then, as in transformers, rotary_dim = frequency_dim + 1 dimensions turn.
 struct rotary_config {
     double theta = 10000.0;
-    std::size_t rotary_dim = 0;  // ≤ d_head, even
+    std::size_t rotary_dim = 0;      // ≤ d_head, even
+    std::size_t frequency_dim = 0;   // the exponent's denominator; 0: rotary_dim
+    /// Per-frequency divisors of the inverse frequencies (llama.cpp's rope_freqs.weight, which its
+    /// converter writes for Llama 3 scaling); empty: none. Applied after `scaling`.
+    std::vector<float> frequency_factors;
     /// "default", "linear" (positions divided by factor) or "llama3" (frequency-dependent scaling).
     std::string scaling = "default";
     double factor = 1.0;
@@ -113,6 +121,16 @@ inline void model_config::validate(const std::string& source) const {
         if (r.scaling != "default" && r.scaling != "linear" && r.scaling != "llama3")
             fail("rope_scaling", "type '" + r.scaling + "' is not supported (default, linear, llama3)");
         if (!(r.factor > 0.0)) fail("rope_scaling.factor", "must be positive");
+        if (r.frequency_dim != 0 && (r.frequency_dim > r.rotary_dim || (r.frequency_dim + 1) / 2 != r.rotary_dim / 2))
+            fail("rotary frequency_dim", "(" + std::to_string(r.frequency_dim) + ") must round up to rotary_dim (" +
+                                             std::to_string(r.rotary_dim) + ")");
+        if (!r.frequency_factors.empty()) {
+            if (r.frequency_factors.size() != r.rotary_dim / 2)
+                fail("rope_freqs", "holds " + std::to_string(r.frequency_factors.size()) + " factors, expected rotary_dim / 2 = " +
+                                       std::to_string(r.rotary_dim / 2));
+            for (float f : r.frequency_factors)
+                if (!(std::isfinite(f) && f > 0.0f)) fail("rope_freqs", "factors must be finite and positive");
+        }
     }
 }
 

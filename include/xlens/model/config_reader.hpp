@@ -105,6 +105,22 @@ inline void read_rope_scaling(const nlohmann::json& j, rotary_config& r, const s
     num("original_max_position_embeddings", r.original_max_positions);
 }
 
+/// transformers' rule for ⌊d_head × partial⌋ frequencies: an odd count still turns pairs, one more
+/// dimension than the count (see rotary_config).
+inline void set_rotary_dims(rotary_config& r, std::size_t frequency_dim) {
+    r.rotary_dim = 2 * ((frequency_dim + 1) / 2);
+    r.frequency_dim = frequency_dim % 2 ? frequency_dim : 0;
+}
+
+/// llama.cpp's per-frequency rope factors (tensor rope_freqs.weight), as float32.
+inline std::vector<float> rope_frequency_factors(const io::gguf_file& f, const io::tensor_ref& t) {
+    if (t.shape.size() != 1 || (t.type != io::dtype::f32 && t.type != io::dtype::f16))
+        throw config_error(304, f.path() + ": tensor 'rope_freqs.weight' must be a vector of F32 or F16 values");
+    std::vector<float> out(static_cast<std::size_t>(t.shape[0]));
+    io::dequantize(t.type, t.data, out.size(), out.data());
+    return out;
+}
+
 }  // namespace detail
 
 inline const family& family_for_hf_config(const nlohmann::json& config, const std::string& path) {
@@ -168,7 +184,7 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
         double fraction = number(j, k.partial_rotary, "partial_rotary_factor", path);
         if (!(fraction > 0.0 && fraction <= 1.0))
             throw config_error(304, path + ": field 'partial_rotary_factor' must be in (0, 1]");
-        a.rotary.rotary_dim = static_cast<std::size_t>(static_cast<double>(a.d_head) * fraction);
+        detail::set_rotary_dims(a.rotary, static_cast<std::size_t>(static_cast<double>(a.d_head) * fraction));
         detail::read_rope_scaling(j, a.rotary, path);
     }
     if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_unsigned()) {
@@ -228,24 +244,35 @@ inline model_config config_from_gguf(const io::gguf_file& f, const family& fam) 
         throw config_error(301, path + ": GGUF '" + arch + ".attention.head_count' must divide the embedding length");
     c.attn.d_head = optional_uint("attention.key_length", c.d_model / c.attn.n_heads);
     c.attn.positions = fam.positions;
-    c.attn.rotary.theta = optional_float("rope.freq_base", 10000.0);
-    c.attn.rotary.rotary_dim = optional_uint("rope.dimension_count", c.attn.d_head);
-    if (f.has(arch + ".rope.scaling.type")) {
-        auto type = f.get_string(arch + ".rope.scaling.type");
-        if (type != "none") c.attn.rotary.scaling = type;
-        c.attn.rotary.factor = optional_float("rope.scaling.factor", 1.0);
+    if (fam.positions == position_kind::rotary) {
+        c.attn.rotary.theta = optional_float("rope.freq_base", 10000.0);
+        detail::set_rotary_dims(c.attn.rotary, optional_uint("rope.dimension_count", c.attn.d_head));
+        if (f.has(arch + ".rope.scaling.type")) {
+            auto type = f.get_string(arch + ".rope.scaling.type");
+            if (type != "none") c.attn.rotary.scaling = type;
+            c.attn.rotary.factor = optional_float("rope.scaling.factor", 1.0);
+        }
+        if (const auto* freqs = f.find("rope_freqs.weight"))
+            c.attn.rotary.frequency_factors = detail::rope_frequency_factors(f, *freqs);
     }
-    if (f.find("rope_freqs.weight"))
-        throw config_error(307, path + ": per-frequency rope factors (tensor 'rope_freqs.weight') are not supported");
+    // The converter writes Mixtral as "llama" with experts; refused by name until experts are supported.
+    if (optional_uint("expert_count", 0) > 0)
+        throw config_error(307, path + ": mixture-of-experts GGUF ('" + arch + ".expert_count' = " +
+                                    std::to_string(f.get_uint(arch + ".expert_count")) + ") is not supported yet");
+    c.parallel_residual = f.get_bool(arch + ".use_parallel_residual", fam.keys.parallel_residual.fallback > 0);
     c.norm = {fam.norm, optional_float(fam.norm == norm_kind::rms_norm ? "attention.layer_norm_rms_epsilon"
                                                                        : "attention.layer_norm_epsilon", 1e-5)};
     // Biases and the output matrix are present or absent as tensors in GGUF, not as flags.
-    c.attn.qkv_bias = f.find(tensor_name(fam.gguf_tensors, role::q_b, 0)) != nullptr;
+    const bool fused_qkv = fam.gguf_qkv != qkv_layout::separate;
+    c.attn.qkv_bias = f.find(tensor_name(fam.gguf_tensors, fused_qkv ? role::qkv_b : role::q_b, 0)) != nullptr;
     c.attn.o_bias = f.find(tensor_name(fam.gguf_tensors, role::o_b, 0)) != nullptr;
     c.mlp.bias = f.find(tensor_name(fam.gguf_tensors, role::mlp_out_b, 0)) != nullptr;
     c.tied_embeddings = f.find(tensor_name(fam.gguf_tensors, role::unembed, 0)) == nullptr;
     const auto* embed = f.find(tensor_name(fam.gguf_tensors, role::embed, 0));
     c.d_vocab = optional_uint("vocab_size", embed && embed->shape.size() == 2 ? embed->shape[0] : 0);
+    // The MLP width is what the tensors hold: the GPT-2 converter writes 4 × d_model whatever n_inner is.
+    if (const auto* up = f.find(tensor_name(fam.gguf_tensors, role::mlp_in_w, 0)); up && up->shape.size() == 2)
+        c.mlp.d_mlp = static_cast<std::size_t>(up->shape[0]);
     c.validate(path);
     return c;
 }

@@ -116,8 +116,8 @@ struct layout_facts {
         f.n_kv_heads = c.attn.n_kv_heads;
         f.d_head = c.attn.d_head;
         f.tied_embeddings = c.tied_embeddings;
-        f.in_by_out = fam.linear_in_by_out;
-        f.qkv = fam.qkv;
+        f.in_by_out = fam.in_by_out_in(from_gguf);
+        f.qkv = fam.qkv_in(from_gguf);
         f.qk_permuted = from_gguf && fam.gguf_qk_permuted;
         return f;
     }

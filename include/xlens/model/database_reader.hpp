@@ -179,8 +179,8 @@ inline void weight_database::check_header(bool unfinished) {
     facts_.n_kv_heads = size(9, "n_kv_heads");
     facts_.d_head = size(10, "d_head");
     facts_.tied_embeddings = q.column_int64(11) != 0;
-    facts_.in_by_out = fam->linear_in_by_out;
-    facts_.qkv = fam->qkv;
+    facts_.in_by_out = fam->in_by_out_in(source_format_ == "gguf");
+    facts_.qkv = fam->qkv_in(source_format_ == "gguf");
     facts_.qk_permuted = source_format_ == "gguf" && fam->gguf_qk_permuted;
     // The placements index with these; a crafted row must not turn into a division by zero or an
     // index past a head.

@@ -50,7 +50,7 @@ public:
     weight_builder(model::state& st, const family& fam, const std::vector<io::tensor_ref>& tensors, bool from_gguf,
                    bool dequantize_all)
         : st_(st), fam_(fam), table_(from_gguf ? fam.gguf_tensors : fam.hf_tensors), gguf_(from_gguf),
-          dequantize_all_(dequantize_all) {
+          dequantize_all_(dequantize_all), qkv_(fam.qkv_in(from_gguf)), in_by_out_(fam.in_by_out_in(from_gguf)) {
         for (const auto& t : tensors) by_name_[t.name] = &t;
     }
 
@@ -66,7 +66,7 @@ public:
             auto& lw = w.layers.emplace_back();
             lw.ln1 = norm(role::ln1_w, role::ln1_b, L);
             lw.ln2 = norm(role::ln2_w, role::ln2_b, L);
-            if (fam_.qkv == qkv_layout::separate) {
+            if (qkv_ == qkv_layout::separate) {
                 lw.attn.q = linear(role::q_w, role::q_b, L, H * dh, d, c.attn.qkv_bias);
                 lw.attn.k = linear(role::k_w, role::k_b, L, KV * dh, d, c.attn.qkv_bias);
                 lw.attn.v = linear(role::v_w, role::v_b, L, KV * dh, d, c.attn.qkv_bias);
@@ -151,7 +151,7 @@ private:
 
     linear_weight linear(role w_role, role b_role, std::size_t layer, std::size_t d_out, std::size_t d_in, bool bias) {
         linear_weight l;
-        l.in_by_out = fam_.linear_in_by_out;
+        l.in_by_out = in_by_out_;
         // A transposed (Conv1D) matrix is read by columns, which no block layout allows: float32 only.
         l.w = required(w_role, layer, l.in_by_out ? std::vector<std::size_t>{d_in, d_out} : std::vector<std::size_t>{d_out, d_in},
                        !l.in_by_out);
@@ -166,13 +166,13 @@ private:
         if (c.attn.n_kv_heads != H)
             throw config_error(307, st_.source + ": fused q/k/v with grouped-query attention is not supported");
         const std::size_t width = 3 * H * dh;
-        bool by_out = fam_.linear_in_by_out;
+        bool by_out = in_by_out_;
         weight w = required(role::qkv_w, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d},
                             !by_out);
         weight b = c.attn.qkv_bias ? required(role::qkv_b, L, {width}) : weight{};
         // Source row (output feature) of output `i` (0 ≤ i < H·dh) of projection `part` (0 q, 1 k, 2 v).
         auto source_feature = [&](std::size_t part, std::size_t i) {
-            if (fam_.qkv == qkv_layout::fused_blocks) return part * H * dh + i;
+            if (qkv_ == qkv_layout::fused_blocks) return part * H * dh + i;
             return (i / dh) * 3 * dh + part * dh + i % dh;  // fused_per_head
         };
         linear_weight* parts[3] = {&a.q, &a.k, &a.v};
@@ -207,7 +207,7 @@ private:
                 parts[part]->b = {pb, {H * dh}};
             }
         }
-        if (L == 0) note(std::string("fused q/k/v (") + (fam_.qkv == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
+        if (L == 0) note(std::string("fused q/k/v (") + (qkv_ == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
                          ") split into separate projections (copies; values unchanged)");
     }
 
@@ -267,6 +267,8 @@ private:
     const std::vector<std::pair<role, const char*>>& table_;
     bool gguf_;
     bool dequantize_all_;
+    qkv_layout qkv_;
+    bool in_by_out_;
     std::unordered_map<std::string, const io::tensor_ref*> by_name_;
     std::set<std::string> used_;
     std::map<std::string, std::size_t> converted_, kept_;
@@ -346,6 +348,10 @@ inline std::shared_ptr<model::state> gguf_model_from(const std::string& source, 
     if (!file->has("general.architecture")) throw config_error(303, path + ": missing GGUF metadata 'general.architecture'");
     const auto& fam = family_for_gguf(file->get_string("general.architecture"), path);
     st->config = config_from_gguf(*file, fam);
+    const std::string ffn_key = std::string(fam.gguf_architecture) + ".feed_forward_length";
+    if (file->has(ffn_key) && file->get_uint(ffn_key) != st->config.mlp.d_mlp)
+        st->notes.push_back("'" + ffn_key + "' says " + std::to_string(file->get_uint(ffn_key)) + "; the MLP tensors are " +
+                            std::to_string(st->config.mlp.d_mlp) + " wide, which is used");
     for (const char* key : {"general.name", "general.architecture", "general.file_type", "tokenizer.ggml.model"})
         if (const io::gguf_value* v = file->find_value(key))  // strings unquoted; to_string would quote them
             st->metadata.emplace_back(key, v->type == io::gguf_type::string ? std::get<std::string>(v->data)
