@@ -43,8 +43,16 @@ LLAMA = dict(embed="model.embed_tokens.weight", unembed="lm_head.weight", final=
              v_b="model.layers.{L}.self_attn.v_proj.bias",
              up="model.layers.{L}.mlp.up_proj.weight", gate="model.layers.{L}.mlp.gate_proj.weight",
              down="model.layers.{L}.mlp.down_proj.weight", layout="separate")
+QK_NORMS = dict(q_norm="model.layers.{L}.self_attn.q_norm.weight", k_norm="model.layers.{L}.self_attn.k_norm.weight")
+GEMMA2 = dict(LLAMA, ln2="model.layers.{L}.pre_feedforward_layernorm.weight",
+              ln1_post="model.layers.{L}.post_attention_layernorm.weight",
+              ln2_post="model.layers.{L}.post_feedforward_layernorm.weight")
 FAMILIES = {
-    "llama": LLAMA, "mistral": LLAMA, "qwen2": LLAMA,
+    "llama": LLAMA, "mistral": LLAMA, "qwen2": LLAMA, "qwen3": dict(LLAMA, **QK_NORMS),
+    "gemma": dict(LLAMA, gain_offset=1.0), "gemma2": dict(GEMMA2, gain_offset=1.0),
+    "gemma3": dict(GEMMA2, gain_offset=1.0, **QK_NORMS),
+    "olmo2": dict(LLAMA, ln1=None, ln2=None, ln1_post="model.layers.{L}.post_attention_layernorm.weight",
+                  ln2_post="model.layers.{L}.post_feedforward_layernorm.weight", **QK_NORMS),
     "gpt2": dict(embed="transformer.wte.weight", unembed=None, final="transformer.ln_f.weight", final_b="transformer.ln_f.bias",
                  ln1="transformer.h.{L}.ln_1.weight", ln1_b="transformer.h.{L}.ln_1.bias",
                  ln2="transformer.h.{L}.ln_2.weight", ln2_b="transformer.h.{L}.ln_2.bias",
@@ -95,7 +103,7 @@ def family_of_src(fam):
 
 def family_of(config):
     mt = config["model_type"]
-    return {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "gpt2": "gpt2", "gpt_neox": "gpt_neox"}[mt]
+    return {"gemma3_text": "gemma3"}.get(mt, mt)
 
 
 def head_slices(fam, src, L, cfg):
@@ -144,16 +152,19 @@ def copying_scores(fam, src, cfg, layer_norm):
     f64 = lambda t: t.to(torch.float64).numpy()
     E = f64(src[fam["embed"]])
     U = f64(src[fam["unembed"]]) if fam.get("unembed") and fam["unembed"] in src and not cfg["tied"] else E
-    gf = f64(src[fam["final"]])
+    offset = fam.get("gain_offset", 0.0)  # Gemma stores w; the gain is 1 + w
+    gain = lambda name, L=0: offset + f64(src[fam[name].format(L=L)])
+    gf = gain("final")
     centre = (lambda X: X - X.mean(axis=1, keepdims=True)) if layer_norm else (lambda X: X)
     Up = centre(U * gf)
     scores = {}
     for L in range(cfg["layers"]):
-        Ep = centre(E) * f64(src[fam["ln1"].format(L=L)])
+        Ep = centre(E) * gain("ln1", L) if fam.get("ln1") else centre(E)  # OLMo 2: no input norm
+        post = gain("ln1_post", L)[:, None] if fam.get("ln1_post") else 1.0  # the post-norm's gain on W_O's output
         q, k, v, o, *_ = head_slices(fam, src, L, cfg)
         for h in range(cfg["H"]):
             g = h // (cfg["H"] // cfg["KV"])
-            C = Up @ f64(o[h]).T @ f64(v[g]) @ Ep.T   # [V, V]: logit of t' when attending to t
+            C = Up @ (post * f64(o[h]).T) @ f64(v[g]) @ Ep.T   # [V, V]: logit of t' when attending to t
             lam = np.linalg.eigvals(C)
             scores[(L, h)] = lam.real.sum() / np.abs(lam).sum()
     return scores
@@ -322,8 +333,15 @@ def main():
                 i_, g_, o_, b_ = neuron_slices(fam, src, L, n)
                 same(f"neurons L{L} N{n} w_in", win, dt, i_); same(f"neurons L{L} N{n} w_gate", wgate, dt, g_)
                 same(f"neurons L{L} N{n} w_out", wout, dt, o_); same(f"neurons L{L} N{n} b_in", bin_, bdt, b_)
-            for which in ("ln1", "ln2"):
-                dt, w, bdt, b = row("SELECT dtype, weight, bias_dtype, bias FROM norms WHERE name = ? AND layer = ?", which, L)
+            for which in ("ln1", "ln2", "ln1_post", "ln2_post", "q_norm", "k_norm"):
+                r_ = row("SELECT dtype, weight, bias_dtype, bias FROM norms WHERE name = ? AND layer = ?", which, L)
+                if not fam.get(which):
+                    if r_ is not None: fail(f"norms {which} L{L}: a row for a norm this family does not have")
+                    continue
+                if r_ is None:
+                    fail(f"norms {which} L{L}: no row")
+                    continue
+                dt, w, bdt, b = r_
                 same(f"norms {which} L{L} weight", w, dt, src[fam[which].format(L=L)])
                 same(f"norms {which} L{L} bias", b, bdt, src[fam[which + "_b"].format(L=L)] if fam.get(which + "_b") else None)
         dt, w, bdt, b = row("SELECT dtype, weight, bias_dtype, bias FROM norms WHERE name = 'ln_final' AND layer IS NULL")

@@ -26,6 +26,7 @@ Default tokens: 17 ids with a repeated half (induction-style) that include the f
 last vocabulary ids, fixed per vocabulary size.
 """
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -60,6 +61,11 @@ class Family:
     final_norm: str
     rms: bool
     rotary: bool
+    ln1_post: str | None = None   # norms on the attention / MLP outputs (Gemma 2/3, OLMo 2)
+    ln2_post: str | None = None
+    qk_norm: str | None = None    # "per_head" (Qwen3, Gemma 3) or "whole" (OLMo 2)
+    gain_offset: float = 0.0      # Gemma: the gain is 1 + w
+    embed_scaled: bool = False    # Gemma: embeddings x sqrt(d_model)
 
 
 LLAMA_LIKE = Family(base="model", embed="embed_tokens", pos_embed=None, layers="layers",
@@ -67,8 +73,15 @@ LLAMA_LIKE = Family(base="model", embed="embed_tokens", pos_embed=None, layers="
                     qkv=("q_proj", "k_proj", "v_proj"), out_proj="o_proj", mlp="mlp",
                     mlp_in="gate_proj", mlp_up="up_proj", mlp_out="down_proj",
                     final_norm="norm", rms=True, rotary=True)
+GEMMA = dataclasses.replace(LLAMA_LIKE, gain_offset=1.0, embed_scaled=True)
+GEMMA2 = dataclasses.replace(GEMMA, ln2="pre_feedforward_layernorm", ln1_post="post_attention_layernorm",
+                             ln2_post="post_feedforward_layernorm")
 FAMILIES = {
     "llama": LLAMA_LIKE, "mistral": LLAMA_LIKE, "qwen2": LLAMA_LIKE,
+    "qwen3": dataclasses.replace(LLAMA_LIKE, qk_norm="per_head"),
+    "gemma": GEMMA, "gemma2": GEMMA2, "gemma3_text": dataclasses.replace(GEMMA2, qk_norm="per_head"),
+    "olmo2": dataclasses.replace(LLAMA_LIKE, ln1=None, ln2=None, ln1_post="post_attention_layernorm",
+                                 ln2_post="post_feedforward_layernorm", qk_norm="whole"),
     "gpt2": Family(base="transformer", embed="wte", pos_embed="wpe", layers="h", ln1="ln_1",
                    ln2="ln_2", attn="attn", qkv=("c_attn",), out_proj="c_proj", mlp="mlp",
                    mlp_in="c_fc", mlp_up=None, mlp_out="c_proj", final_norm="ln_f", rms=False,
@@ -135,12 +148,17 @@ def attach(model, fam, rec):
         attn, mlp = getattr(layer, fam.attn), getattr(layer, fam.mlp)
         rec.input(layer, ("resid_pre", i))
         rec.output(layer, ("resid_post", i))
-        for ln in ("ln1", "ln2"):
-            norm = getattr(layer, getattr(fam, ln))
-            rec.input(norm, (ln + "_in", i))
-            rec.output(norm, (ln + "_out", i))
+        for ln in ("ln1", "ln2", "ln1_post", "ln2_post"):
+            if getattr(fam, ln):
+                norm = getattr(layer, getattr(fam, ln))
+                rec.input(norm, (ln + "_in", i))
+                rec.output(norm, (ln + "_out", i))
         for j, name in enumerate(fam.qkv):
             rec.output(getattr(attn, name), ("qkv", i, j))
+        if fam.qk_norm:
+            for which in ("q_norm", "k_norm"):
+                rec.input(getattr(attn, which), (which + "_in", i))
+                rec.output(getattr(attn, which), (which + "_out", i))
         if fam.rotary:
             rec.kwarg(attn, ("rope", i), "position_embeddings")
         rec.input(getattr(attn, fam.out_proj), ("z", i))
@@ -164,13 +182,13 @@ def self_check(what, a, b, tol=2e-5):
         raise SelfCheckError(f"reference self-check failed: {what}: max |delta| {d:.3g}")
 
 
-def norm_hooks(norm, x, out, rms, what):
-    """(hook_scale [T,1], hook_normalized [T,d]) with TransformerLens semantics."""
+def norm_hooks(norm, x, out, rms, what, gain_offset=0.0):
+    """(hook_scale [...,1], hook_normalized [...,d]) with TransformerLens semantics."""
     if rms:
-        eps = norm.variance_epsilon
+        eps = getattr(norm, "variance_epsilon", None) or norm.eps
         var = x.pow(2).mean(-1, keepdim=True)
         normalized = x * torch.rsqrt(var + eps)  # the value HF multiplies by the gain
-        self_check(what + " rms gain", norm.weight * normalized, out)
+        self_check(what + " rms gain", (gain_offset + norm.weight) * normalized, out)
         return torch.sqrt(var + eps), normalized
     centred = x - x.mean(-1, keepdim=True)
     scale = torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + norm.eps)
@@ -202,6 +220,21 @@ def attention_hooks(fam, layer, acts, attentions, i, dims):
     attn = getattr(layer, fam.attn)
     q, k, v = split_qkv(fam, acts, i, T, n_heads, n_kv, d_head)
     hooks = {"hook_q": q, "hook_k": k, "hook_v": v}
+    if fam.qk_norm:
+        normed = []
+        for which, x, heads in (("q_norm", q, n_heads), ("k_norm", k, n_kv)):
+            x_in, x_out = acts[(which + "_in", i)], acts[(which + "_out", i)]
+            if fam.qk_norm == "per_head" and x_in.shape[:2] == (heads, T):  # Gemma 3 norms [heads, T, d_head]
+                x_in, x_out = x_in.transpose(0, 1), x_out.transpose(0, 1)
+            self_check(f"L{i} {which} input vs hook", x_in.reshape(x.shape), x)
+            # per head: [T, heads, d_head]; whole projection: [T, heads * d_head]
+            flat = x_in if fam.qk_norm == "whole" else x_in.reshape(T, heads, d_head)
+            scale, normalized = norm_hooks(getattr(attn, which), flat, x_out.reshape(flat.shape),
+                                           True, f"L{i} {which}", fam.gain_offset)
+            hooks[f"{which}.hook_scale"] = scale
+            hooks[f"{which}.hook_normalized"] = normalized
+            normed.append(x_out.reshape(T, heads, d_head))
+        q, k = normed
     if fam.rotary:
         # The family's own apply_rotary_pos_emb with the cos/sin the layer actually received;
         # it works in [B, heads, T, dh] layout.
@@ -212,8 +245,14 @@ def attention_hooks(fam, layer, acts, attentions, i, dims):
         hooks.update(hook_rot_q=q, hook_rot_k=k)
     k_full = k.repeat_interleave(n_heads // n_kv, dim=1)  # query head h reads kv head h // group
     scores = torch.einsum("qhd,khd->hqk", q, k_full) * attn.scaling
-    future = torch.ones(T, T, dtype=torch.bool).triu(1)
-    scores = scores.masked_fill(future, float("-inf"))
+    cap = getattr(attn, "attn_logit_softcapping", None)
+    if cap:
+        scores = torch.tanh(scores / cap) * cap
+    masked = torch.ones(T, T, dtype=torch.bool).triu(1)
+    window = getattr(attn, "sliding_window", None)
+    if window:  # a query sees keys with q - k < window
+        masked |= torch.ones(T, T, dtype=torch.bool).tril(-window)
+    scores = scores.masked_fill(masked, float("-inf"))
     pattern = attentions[i][0]
     self_check(f"L{i} softmax(scores) vs HF attentions", scores.softmax(-1), pattern, 1e-6)
     z = acts[("z", i)].reshape(T, n_heads, d_head)
@@ -248,34 +287,42 @@ def reference(model, ids):
         rec.remove()
     a = rec.acts
     logits = out.logits[0]
-    hooks = {"hook_embed": a["embed"]}
+    embed = a["embed"]
+    if fam.embed_scaled and not hasattr(getattr(base, fam.embed), "embed_scale"):  # Gemma 1/2 scale in the model
+        embed = embed * torch.tensor(cfg.hidden_size ** 0.5, dtype=embed.dtype)
+    hooks = {"hook_embed": embed}
     if fam.pos_embed:
         hooks["hook_pos_embed"] = a["pos_embed"]
     with torch.no_grad():
         for i, layer in enumerate(layers):
             p = f"blocks.{i}."
             hooks[p + "hook_resid_pre"] = a[("resid_pre", i)]
-            for ln in ("ln1", "ln2"):
+            for ln in ("ln1", "ln2", "ln1_post", "ln2_post"):
+                if not getattr(fam, ln):
+                    continue
                 scale, normalized = norm_hooks(getattr(layer, getattr(fam, ln)), a[(ln + "_in", i)],
-                                               a[(ln + "_out", i)], fam.rms, f"L{i} {ln}")
+                                               a[(ln + "_out", i)], fam.rms, f"L{i} {ln}", fam.gain_offset)
                 hooks[p + ln + ".hook_scale"] = scale
                 hooks[p + ln + ".hook_normalized"] = normalized
             hooks.update(attention_hooks(fam, layer, a, out.attentions, i, (T, n_heads, n_kv, d_head)))
-            hooks[p + "hook_attn_out"] = a[("attn_out", i)]
+            # What joins the residual: after the post-norm where there is one.
+            hooks[p + "hook_attn_out"] = a[("ln1_post_out", i)] if fam.ln1_post else a[("attn_out", i)]
             if not parallel:
-                hooks[p + "hook_resid_mid"] = a[("ln2_in", i)]
+                hooks[p + "hook_resid_mid"] = a[("resid_pre", i)] + hooks[p + "hook_attn_out"]
+                if fam.ln2:
+                    self_check(f"L{i} resid_mid vs ln2 input", hooks[p + "hook_resid_mid"], a[("ln2_in", i)])
             hooks[p + "mlp.hook_pre"] = a[("mlp_pre", i)]
             if fam.mlp_up:
                 hooks[p + "mlp.hook_pre_linear"] = a[("mlp_pre_linear", i)]
             hooks[p + "mlp.hook_post"] = a[("mlp_post", i)]
-            hooks[p + "hook_mlp_out"] = a[("mlp_out", i)]
+            hooks[p + "hook_mlp_out"] = a[("ln2_post_out", i)] if fam.ln2_post else a[("mlp_out", i)]
             hooks[p + "hook_resid_post"] = a[("resid_post", i)]
         scale, normalized = norm_hooks(getattr(base, fam.final_norm), a["lnf_in"], a["lnf_out"],
-                                       fam.rms, "ln_final")
+                                       fam.rms, "ln_final", fam.gain_offset)
     hooks["ln_final.hook_scale"] = scale
     hooks["ln_final.hook_normalized"] = normalized
     hooks["hook_logits"] = logits
-    first = a["embed"] + (a["pos_embed"] if fam.pos_embed else 0)
+    first = embed + (a["pos_embed"] if fam.pos_embed else 0)
     self_check("hook_resid_pre of block 0 = embeddings", hooks["blocks.0.hook_resid_pre"], first)
     return logits.numpy(), {k: v.detach().float().numpy() for k, v in hooks.items()}
 
@@ -303,10 +350,13 @@ def compare_one(name, ref, got, tol, relative=False):
 
 
 BLOCK_ORDER = ["hook_resid_pre", "ln1.hook_scale", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k",
-               "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k", "attn.hook_attn_scores",
-               "attn.hook_pattern", "attn.hook_z", "attn.hook_result", "hook_attn_out",
+               "attn.hook_v", "attn.q_norm.hook_scale", "attn.q_norm.hook_normalized",
+               "attn.k_norm.hook_scale", "attn.k_norm.hook_normalized", "attn.hook_rot_q", "attn.hook_rot_k",
+               "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z", "attn.hook_result",
+               "ln1_post.hook_scale", "ln1_post.hook_normalized", "hook_attn_out",
                "hook_resid_mid", "ln2.hook_scale", "ln2.hook_normalized", "mlp.hook_pre",
-               "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post"]
+               "mlp.hook_pre_linear", "mlp.hook_post", "ln2_post.hook_scale", "ln2_post.hook_normalized",
+               "hook_mlp_out", "hook_resid_post"]
 TOP_ORDER = ["hook_embed", "hook_pos_embed", None, "ln_final.hook_scale", "ln_final.hook_normalized",
              "hook_logits"]
 

@@ -95,6 +95,37 @@ SPECS = {
         num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.3125, rotary_emb_base=10000,
         layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=True,
         tie_word_embeddings=False), {}),
+    # The newer families. Soft-caps small enough to bite on random weights, sliding windows (5) shorter
+    # than the 17-token test sequence, query_pre_attn_scalar != head_dim, GQA everywhere.
+    "gemma": ("gemma", "GemmaConfig", "GemmaForCausalLM", dict(
+        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=64, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
+        rms_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True,
+        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+    "gemma2": ("gemma2", "Gemma2Config", "Gemma2ForCausalLM", dict(
+        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64, rope_theta=10000.0,
+        rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True,
+        query_pre_attn_scalar=10, sliding_window=5, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+    "gemma3": ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM", dict(
+        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64, rms_norm_eps=1e-6,
+        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, query_pre_attn_scalar=10,
+        sliding_window=5, sliding_window_pattern=2,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
+                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+    "qwen3": ("qwen3", "Qwen3Config", "Qwen3ForCausalLM", dict(
+        vocab_size=107, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+        intermediate_size=72, num_hidden_layers=2, max_position_embeddings=64, rope_theta=1000000.0,
+        rms_norm_eps=1e-6, tie_word_embeddings=False, use_sliding_window=False,
+        bos_token_id=0, eos_token_id=1), {}),
+    "olmo2": ("olmo2", "Olmo2Config", "Olmo2ForCausalLM", dict(
+        vocab_size=101, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=64, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
+        rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=0, eos_token_id=1, pad_token_id=1), {}),
     # Mixture of experts: 4 experts, 2 chosen per token.
     "mixtral": ("mixtral", "MixtralConfig", "MixtralForCausalLM", dict(
         vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_value_heads=2, head_dim=8,
@@ -116,7 +147,8 @@ def spec_hash(name):
     """Fingerprint of everything that determines a model's files (besides the seed)."""
     family, cfg_cls, model_cls, kwargs, opts = SPECS[name]
     text = json.dumps([family, cfg_cls, model_cls, kwargs, opts, WEIGHT_STD, BIAS_STD,
-                       GAIN_RANGE, version("transformers")], sort_keys=True)
+                       GAIN_RANGE, version("transformers"), "gemma gains 1 + w" if family.startswith("gemma") else ""],
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -131,14 +163,17 @@ def is_norm_gain(param_name, model):
 
 def randomize(model, seed):
     """Overwrite every parameter from a generator seeded only by `seed`, in named_parameters
-    order (deterministic; tied parameters are listed once so they stay tied)."""
+    order (deterministic; tied parameters are listed once so they stay tied).  Gemma stores a
+    norm's gain as w with the gain 1 + w: its w is drawn 1 lower, so every family's gains are
+    U(GAIN_RANGE)."""
     import torch
     gen = torch.Generator().manual_seed(seed)
+    gain_stored_minus_one = model.config.model_type.startswith("gemma")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if is_norm_gain(name, model):
                 lo, hi = GAIN_RANGE
-                p.copy_(torch.rand(p.shape, generator=gen) * (hi - lo) + lo)
+                p.copy_(torch.rand(p.shape, generator=gen) * (hi - lo) + lo - (1.0 if gain_stored_minus_one else 0.0))
             elif name.endswith(".bias"):
                 p.copy_(torch.randn(p.shape, generator=gen) * BIAS_STD)
             else:

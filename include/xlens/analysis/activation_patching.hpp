@@ -56,7 +56,8 @@ public:
         const std::size_t d = model_->config().d_model;
         return position < first_ ? prefix_->data() + position * d : suffix_->data() + (position - first_) * d;
     }
-    /// One logit: the final norm of one row, dotted with W_U[:, token], plus b_U. O(d_model).
+    /// One logit: the final norm of one row, dotted with W_U[:, token], plus b_U, soft-capped if the
+    /// model caps its logits. O(d_model).
     float logit(std::size_t position, token_id token) const {
         const auto& c = model_->config();
         activation row = activation::from_shape({1, c.d_model});
@@ -68,7 +69,7 @@ public:
         auto direction = blocks::unembed_direction(u, static_cast<std::size_t>(token));
         double s = 0;
         for (std::size_t i = 0; i < c.d_model; ++i) s += static_cast<double>(x.data()[i]) * direction[i];
-        return static_cast<float>(s + blocks::unembed_bias(u, static_cast<std::size_t>(token)));
+        return static_cast<float>(blocks::soft_capped(s + blocks::unembed_bias(u, static_cast<std::size_t>(token)), c.final_logit_softcap));
     }
     /// The logits of one position [1, d_vocab]: one row through the final norm and unembedding.
     activation logits_at(std::size_t position) const {

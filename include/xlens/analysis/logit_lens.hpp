@@ -149,7 +149,9 @@ inline activation logit_lens(const model& m, const activation& resid) {
     hook_context nobody;  // the lens is not a run: no hook fires
     activation x = blocks::norm(resid, m.weights().ln_final, c.norm, nobody,
                                 {{hook_kind::ln_final_scale, -1}, {hook_kind::ln_final_normalized, -1}});
-    return blocks::unembed(x, m.weights().unembed);
+    activation logits = blocks::unembed(x, m.weights().unembed);
+    blocks::soft_cap(logits, c.final_logit_softcap);  // the model's own head, soft-cap included
+    return logits;
 }
 
 inline lens_result logit_lens(const model& m, const std::vector<token_id>& tokens, const lens_options& options,
@@ -179,6 +181,7 @@ inline lens_result logit_lens(const model& m, const std::vector<token_id>& token
                                 ? logit_lens(m, resid)
                                 : blocks::unembed(detail::final_norm_with_scale(m, resid, cache.at({hook_kind::ln_final_scale, -1})),
                                                   m.weights().unembed);
+        if (!last && options.norm != lens_norm::recompute) blocks::soft_cap(logits, c.final_logit_softcap);
         if (options.keep_logits) std::copy(logits.begin(), logits.end(), r.logits.data() + l * T * V);
         auto& top = r.top.emplace_back();
         std::vector<token_probability>* target_row = options.target ? &r.target_cells.emplace_back() : nullptr;

@@ -3,8 +3,10 @@
 //   auto scores = xlens::ov_copying_scores(model);   // one per head, in [-1, 1]
 //
 // A head's full OV circuit maps the token it attends to onto output logits: the [vocab, vocab] matrix
-// U' W_O,h W_V,h E'ᵀ (E' the token embeddings through the layer's input norm gain, U' the unembedding
-// through the final norm's gain, centred for LayerNorm models). Its copying score is Σ Re λ / Σ |λ|
+// U' Γ W_O,h W_V,h E'ᵀ (E' the token embeddings through the layer's input norm gain, if it has one;
+// Γ the gain of the norm on the attention output, for post-norm models; U' the unembedding through
+// the final norm's gain, centred for LayerNorm models). An embedding scale (Gemma) scales every
+// eigenvalue alike and so drops out of the score. Its copying score is Σ Re λ / Σ |λ|
 // over the matrix's eigenvalues (Elhage et al., 2021): near 1 when attending to a token raises that
 // token's logit, near −1 when it lowers it. The norms' per-token scales and every bias are left out,
 // as in that paper. The non-zero eigenvalues of the product equal those of the [d_head, d_head]
@@ -71,7 +73,8 @@ inline std::vector<head_copying_score> ov_copying_scores(const model& m) {
     for (std::size_t L = 0; L < c.n_layers; ++L) {
         const auto& lw = w.layers[L];
         for (std::size_t i = 0; i < d; ++i)  // Gᵀ with G = K diag(γ₁): the layer's input norm gain on the embedding side
-            for (std::size_t j = 0; j < d; ++j) Gt(j, i) = static_cast<double>(K[i * d + j]) * lw.ln1.w.data[j];
+            for (std::size_t j = 0; j < d; ++j)
+                Gt(j, i) = static_cast<double>(K[i * d + j]) * (lw.ln1.w.empty() ? 1.0f : lw.ln1.w.data[j]);
         const auto& v = lw.attn.v;
         const auto& o = lw.attn.o;
         const float32_values v_values(v.w), o_values(o.w);  // one layer dequantised at a time
@@ -83,6 +86,7 @@ inline std::vector<head_copying_score> ov_copying_scores(const model& m) {
                 for (std::size_t j = 0; j < d; ++j) {
                     Wv(r, j) = v.in_by_out ? vw[j * v.w.shape[1] + g * dh + r] : vw[(g * dh + r) * d + j];
                     Wo(j, r) = o.in_by_out ? ow[(h * dh + r) * d + j] : ow[j * o.w.shape[1] + h * dh + r];
+                    if (!lw.ln1_post.w.empty()) Wo(j, r) *= lw.ln1_post.w.data[j];
                 }
             const xt::xtensor<double, 2> M = xt::linalg::dot(Wv, xt::linalg::dot(Gt, Wo));
             const auto lambda = xt::linalg::eigvals(M);

@@ -1,8 +1,11 @@
 // xlens/blocks/attention.hpp — causal multi-head / grouped-query attention with optional rotary.
 //
 //   q, k, v = x W_Qᵀ + b_Q, x W_Kᵀ + b_K, x W_Vᵀ + b_V         [T, heads, d_head]
-//   q, k    = rotary(q), rotary(k)                              (rotary models)
-//   scores  = q_h · k_g(h)ᵀ / sqrt(d_head), future masked −inf  [heads, T, T_k]
+//   q, k    = rmsnorm(q), rmsnorm(k)                            (qk-norm models: per head or whole)
+//   q, k    = rotary(q), rotary(k)                              (rotary models; local layers may differ)
+//   scores  = q_h · k_g(h)ᵀ × scale  (scale = 1/sqrt(d_head) unless the config sets it)
+//   scores  = cap · tanh(scores / cap)                          (soft-capped models, Gemma 2)
+//   scores  : future (and, in local layers, beyond the window) masked −inf   [heads, T, T_k]
 //   pattern = softmax(scores)                                   [heads, T, T_k]
 //   z_h     = pattern_h · v_g(h)                                [T, heads, d_head]
 //   out     = Σ_h z_h W_O,hᵀ + b_O                               [T, d_model]
@@ -17,6 +20,7 @@
 #include "xlens/blocks/hook_points.hpp"
 #include "xlens/blocks/kv_cache.hpp"
 #include "xlens/blocks/matmul.hpp"
+#include "xlens/blocks/norm.hpp"
 #include "xlens/blocks/rotary.hpp"
 #include "xlens/model/config.hpp"
 #include "xlens/model/weights.hpp"
@@ -65,8 +69,19 @@ inline activation attention(const activation& x, const attention_weight& w, cons
     hooks(at(hook_kind::q), q);
     hooks(at(hook_kind::k), k);
     hooks(at(hook_kind::v), v);
+    if (c.qk_norm != qk_norm_kind::none) {
+        const norm_config rms{norm_kind::rms_norm, c.qk_norm_eps};
+        if (c.qk_norm == qk_norm_kind::whole) {  // over all heads at once: normalise [T, heads·d_head]
+            q.reshape({T, H * dh});
+            k.reshape({T, KV * dh});
+        }
+        q = norm(q, w.q_norm, rms, hooks, {at(hook_kind::q_norm_scale), at(hook_kind::q_norm_normalized)});
+        k = norm(k, w.k_norm, rms, hooks, {at(hook_kind::k_norm_scale), at(hook_kind::k_norm_normalized)});
+        q.reshape({T, H, dh});
+        k.reshape({T, KV, dh});
+    }
     if (c.positions == position_kind::rotary) {
-        auto table = make_rotary_table(c.rotary, first, T);
+        auto table = make_rotary_table(c.rotary_of(static_cast<std::size_t>(layer)), first, T);
         apply_rotary(q, table);
         apply_rotary(k, table);
         hooks(at(hook_kind::rot_q), q);
@@ -94,17 +109,21 @@ inline activation attention(const activation& x, const attention_weight& w, cons
     const bool keep_all = hooks.wants(at(hook_kind::attn_scores)) || hooks.wants(at(hook_kind::pattern));
     activation scores = activation::from_shape({keep_all ? H : 1, T, Tk});
     activation z = activation::from_shape({T, H, dh});
-    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    const float scale = c.scale > 0 ? static_cast<float>(c.scale) : 1.0f / std::sqrt(static_cast<float>(dh));
+    const float cap = static_cast<float>(c.logit_softcap);
     const float neg_inf = -std::numeric_limits<float>::infinity();
+    const std::size_t window = c.window(static_cast<std::size_t>(layer));
 
     // Keys query row i may see: [first_key(i), past + i] (causal, and within the sliding window).
     auto first_key = [&](std::size_t i) {
         const std::size_t query_pos = past + i;
-        return c.sliding_window > 0 && query_pos >= c.sliding_window ? query_pos - c.sliding_window + 1 : 0;
+        return window > 0 && query_pos >= window ? query_pos - window + 1 : 0;
     };
     auto compute_scores = [&](std::size_t h, float* s) {
         const std::size_t g = h / group;
         gemm(T, Tk, dh, q.data() + h * dh, H * dh, keys + g * dh, width, true, s, Tk, scale);
+        if (cap > 0)
+            for (std::size_t i = 0; i < T * Tk; ++i) s[i] = std::tanh(s[i] / cap) * cap;
         for (std::size_t i = 0; i < T; ++i) {
             float* row = s + i * Tk;
             std::fill(row, row + first_key(i), neg_inf);

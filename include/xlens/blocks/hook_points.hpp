@@ -5,7 +5,7 @@
 // a run is one sequence of T tokens attending to T_k = past + T keys.
 //
 //   name                          shape                  what
-//   hook_embed                    [T, d_model]           token embeddings
+//   hook_embed                    [T, d_model]           token embeddings (× sqrt(d_model) for Gemma)
 //   hook_pos_embed                [T, d_model]           learned position embeddings (GPT-2)
 //   blocks.L.hook_resid_pre       [T, d_model]           residual stream entering block L
 //   blocks.L.ln1.hook_scale       [T, 1]                 norm denominator sqrt(mean(x²) + eps)
@@ -13,22 +13,30 @@
 //                                                        RMSNorm: x / scale, before the gain (as in TransformerLens)
 //   blocks.L.attn.hook_q          [T, n_heads, d_head]   queries, after bias, before rotary
 //   blocks.L.attn.hook_k|hook_v   [T, n_kv_heads, d_head]
-//   blocks.L.attn.hook_rot_q      [T, n_heads, d_head]   rotary models only
+//   blocks.L.attn.q_norm.hook_scale [T, n_heads, 1]      qk-norm models: per head (Qwen3, Gemma 3);
+//                                 or [T, 1]              over the whole projection (OLMo 2)
+//   blocks.L.attn.q_norm.hook_normalized                 q / scale, before the gain: [T, n_heads, d_head],
+//                                                        or [T, n_heads·d_head] over the whole projection
+//   blocks.L.attn.k_norm.*        as q_norm, over n_kv_heads
+//   blocks.L.attn.hook_rot_q      [T, n_heads, d_head]   rotary models only (after the qk-norm)
 //   blocks.L.attn.hook_rot_k      [T, n_kv_heads, d_head]
 //   blocks.L.attn.hook_attn_scores [n_heads, T, T_k]     q·k / sqrt(d_head); masked entries −inf
 //   blocks.L.attn.hook_pattern    [n_heads, T, T_k]      softmax of the scores
 //   blocks.L.attn.hook_z          [T, n_heads, d_head]   pattern · v, per head
 //   blocks.L.attn.hook_result     [T, n_heads, d_model]  each head's write to the residual (no bias); computed only when asked for
-//   blocks.L.hook_attn_out        [T, d_model]           sum of heads + output bias
+//   blocks.L.ln1_post.hook_scale / hook_normalized       post-norm models (Gemma 2/3, OLMo 2): on the
+//                                                        attention output, before it joins the residual
+//   blocks.L.hook_attn_out        [T, d_model]           sum of heads + output bias (after ln1_post if any)
 //   blocks.L.hook_resid_mid       [T, d_model]           resid_pre + attn_out (absent with parallel residual)
 //   blocks.L.ln2.hook_scale / ln2.hook_normalized        as ln1
 //   blocks.L.mlp.hook_pre         [T, d_mlp]             first projection (gate projection for gated MLPs)
 //   blocks.L.mlp.hook_pre_linear  [T, d_mlp]             gated MLPs: the linear (up) projection
 //   blocks.L.mlp.hook_post        [T, d_mlp]             after the nonlinearity (× pre_linear when gated)
-//   blocks.L.hook_mlp_out         [T, d_model]
+//   blocks.L.ln2_post.hook_scale / hook_normalized       as ln1_post, on the MLP output
+//   blocks.L.hook_mlp_out         [T, d_model]           (after ln2_post if any)
 //   blocks.L.hook_resid_post      [T, d_model]
 //   ln_final.hook_scale / ln_final.hook_normalized       as ln1
-//   hook_logits                   [T, d_vocab]
+//   hook_logits                   [T, d_vocab]           (after the final soft-cap, Gemma 2)
 #pragma once
 
 #include <algorithm>
@@ -51,9 +59,10 @@ using activation = xt::xarray<float>;
 enum class hook_kind : std::uint8_t {
     embed, pos_embed,
     resid_pre, ln1_scale, ln1_normalized,
-    q, k, v, rot_q, rot_k, attn_scores, pattern, z, result, attn_out,
+    q, k, v, q_norm_scale, q_norm_normalized, k_norm_scale, k_norm_normalized,
+    rot_q, rot_k, attn_scores, pattern, z, result, ln1_post_scale, ln1_post_normalized, attn_out,
     resid_mid, ln2_scale, ln2_normalized,
-    mlp_pre, mlp_pre_linear, mlp_post, mlp_out, resid_post,
+    mlp_pre, mlp_pre_linear, mlp_post, ln2_post_scale, ln2_post_normalized, mlp_out, resid_post,
     ln_final_scale, ln_final_normalized, logits,
 };
 inline constexpr std::size_t hook_kind_count = static_cast<std::size_t>(hook_kind::logits) + 1;
@@ -81,12 +90,18 @@ inline const hook_kind_info* hook_kind_table() {
         {hook_kind::q, true, "attn.hook_q"},
         {hook_kind::k, true, "attn.hook_k"},
         {hook_kind::v, true, "attn.hook_v"},
+        {hook_kind::q_norm_scale, true, "attn.q_norm.hook_scale"},
+        {hook_kind::q_norm_normalized, true, "attn.q_norm.hook_normalized"},
+        {hook_kind::k_norm_scale, true, "attn.k_norm.hook_scale"},
+        {hook_kind::k_norm_normalized, true, "attn.k_norm.hook_normalized"},
         {hook_kind::rot_q, true, "attn.hook_rot_q"},
         {hook_kind::rot_k, true, "attn.hook_rot_k"},
         {hook_kind::attn_scores, true, "attn.hook_attn_scores"},
         {hook_kind::pattern, true, "attn.hook_pattern"},
         {hook_kind::z, true, "attn.hook_z"},
         {hook_kind::result, true, "attn.hook_result"},
+        {hook_kind::ln1_post_scale, true, "ln1_post.hook_scale"},
+        {hook_kind::ln1_post_normalized, true, "ln1_post.hook_normalized"},
         {hook_kind::attn_out, true, "hook_attn_out"},
         {hook_kind::resid_mid, true, "hook_resid_mid"},
         {hook_kind::ln2_scale, true, "ln2.hook_scale"},
@@ -94,6 +109,8 @@ inline const hook_kind_info* hook_kind_table() {
         {hook_kind::mlp_pre, true, "mlp.hook_pre"},
         {hook_kind::mlp_pre_linear, true, "mlp.hook_pre_linear"},
         {hook_kind::mlp_post, true, "mlp.hook_post"},
+        {hook_kind::ln2_post_scale, true, "ln2_post.hook_scale"},
+        {hook_kind::ln2_post_normalized, true, "ln2_post.hook_normalized"},
         {hook_kind::mlp_out, true, "hook_mlp_out"},
         {hook_kind::resid_post, true, "hook_resid_post"},
         {hook_kind::ln_final_scale, false, "ln_final.hook_scale"},
@@ -142,6 +159,18 @@ inline bool has_hook_point(const model_config& c, hook_point p) {
         case hook_kind::rot_k: return c.attn.positions == position_kind::rotary;
         case hook_kind::resid_mid: return !c.parallel_residual;
         case hook_kind::mlp_pre_linear: return c.mlp.gated;
+        case hook_kind::ln1_scale:
+        case hook_kind::ln1_normalized:
+        case hook_kind::ln2_scale:
+        case hook_kind::ln2_normalized: return c.pre_norms;
+        case hook_kind::ln1_post_scale:
+        case hook_kind::ln1_post_normalized:
+        case hook_kind::ln2_post_scale:
+        case hook_kind::ln2_post_normalized: return c.post_norms;
+        case hook_kind::q_norm_scale:
+        case hook_kind::q_norm_normalized:
+        case hook_kind::k_norm_scale:
+        case hook_kind::k_norm_normalized: return c.attn.qk_norm != qk_norm_kind::none;
         default: return true;
     }
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include "xlens/blocks/hook_points.hpp"
 #include "xlens/model/config.hpp"
@@ -15,15 +16,18 @@ struct norm_hooks {
     hook_point normalized;
 };
 
-/// Normalises each row of x [T, d] as the config says, calling `hooks` at scale and normalized.
+/// Normalises each row (the last axis) of x [..., d] as the config says, calling `hooks` at scale
+/// [..., 1] and normalized [..., d].
 ///   LayerNorm: scale = sqrt(var(x) + eps); normalized = (x − mean) / scale · w + b = output
 ///   RMSNorm:   scale = sqrt(mean(x²) + eps); normalized = x / scale;  output = normalized · w
 /// (TransformerLens hooks RMSNorm before the gain and LayerNorm after it; xlens keeps both conventions.)
 inline activation norm(const activation& x, const norm_weight& w, const norm_config& c, const hook_context& hooks,
                        norm_hooks at) {
-    const std::size_t T = x.shape()[0], d = x.shape()[1];
-    activation scale = activation::from_shape({T, 1});
-    activation y = activation::from_shape({T, d});
+    const std::size_t d = x.shape().back(), T = x.size() / d;
+    std::vector<std::size_t> scale_shape(x.shape().begin(), x.shape().end());
+    scale_shape.back() = 1;
+    activation scale = activation::from_shape(scale_shape);
+    activation y = activation::from_shape(x.shape());
     for (std::size_t t = 0; t < T; ++t) {
         const float* row = x.data() + t * d;
         double mean = 0.0;

@@ -2,6 +2,8 @@
 //
 //   sequential (GPT-2, Llama):  mid = pre + attn(ln1(pre));  post = mid + mlp(ln2(mid))
 //   parallel   (GPT-NeoX):      post = pre + attn(ln1(pre)) + mlp(ln2(pre))
+//   post-norms (Gemma 2/3):     mid = pre + ln1_post(attn(ln1(pre)));  post = mid + ln2_post(mlp(ln2(mid)))
+//   post-norms only (OLMo 2):   mid = pre + ln1_post(attn(pre));       post = mid + ln2_post(mlp(mid))
 #pragma once
 
 #include "xlens/blocks/attention.hpp"
@@ -26,24 +28,36 @@ inline void add_into(activation& acc, const activation& x) {
 inline activation transformer_block(activation resid, const layer_weight& w, const model_config& c, int layer,
                                     std::size_t first, kv_cache* cache, const hook_context& hooks) {
     auto at = [layer](hook_kind k) { return hook_point{k, layer}; };
+    // Pre-norm (ln1, ln2) on a sublayer's input, post-norm (ln1_post, ln2_post) on its output.
+    auto pre = [&](const activation& x, const norm_weight& nw, hook_kind scale, hook_kind normalized) {
+        return c.pre_norms ? norm(x, nw, c.norm, hooks, {at(scale), at(normalized)}) : x;
+    };
+    auto post = [&](activation x, const norm_weight& nw, hook_kind scale, hook_kind normalized) {
+        return c.post_norms ? norm(x, nw, c.norm, hooks, {at(scale), at(normalized)}) : x;
+    };
+    auto attention_sublayer = [&](const activation& x) {
+        activation out = attention(pre(x, w.ln1, hook_kind::ln1_scale, hook_kind::ln1_normalized), w.attn, c.attn, layer,
+                                   first, cache, hooks);
+        out = post(std::move(out), w.ln1_post, hook_kind::ln1_post_scale, hook_kind::ln1_post_normalized);
+        hooks(at(hook_kind::attn_out), out);
+        return out;
+    };
+    auto mlp_sublayer = [&](const activation& x) {
+        activation out = mlp(pre(x, w.ln2, hook_kind::ln2_scale, hook_kind::ln2_normalized), w.mlp, c.mlp, layer, hooks);
+        out = post(std::move(out), w.ln2_post, hook_kind::ln2_post_scale, hook_kind::ln2_post_normalized);
+        hooks(at(hook_kind::mlp_out), out);
+        return out;
+    };
     hooks(at(hook_kind::resid_pre), resid);
-    activation attn_in = norm(resid, w.ln1, c.norm, hooks, {at(hook_kind::ln1_scale), at(hook_kind::ln1_normalized)});
-    activation attn_out = attention(attn_in, w.attn, c.attn, layer, first, cache, hooks);
-    hooks(at(hook_kind::attn_out), attn_out);
-    activation mlp_out;
     if (c.parallel_residual) {
-        activation mlp_in = norm(resid, w.ln2, c.norm, hooks, {at(hook_kind::ln2_scale), at(hook_kind::ln2_normalized)});
-        mlp_out = mlp(mlp_in, w.mlp, c.mlp, layer, hooks);
-        hooks(at(hook_kind::mlp_out), mlp_out);
+        activation attn_out = attention_sublayer(resid);
+        activation mlp_out = mlp_sublayer(resid);
         detail::add_into(resid, attn_out);
         detail::add_into(resid, mlp_out);
     } else {
-        detail::add_into(resid, attn_out);
+        detail::add_into(resid, attention_sublayer(resid));
         hooks(at(hook_kind::resid_mid), resid);
-        activation mlp_in = norm(resid, w.ln2, c.norm, hooks, {at(hook_kind::ln2_scale), at(hook_kind::ln2_normalized)});
-        mlp_out = mlp(mlp_in, w.mlp, c.mlp, layer, hooks);
-        hooks(at(hook_kind::mlp_out), mlp_out);
-        detail::add_into(resid, mlp_out);
+        detail::add_into(resid, mlp_sublayer(resid));
     }
     hooks(at(hook_kind::resid_post), resid);
     return resid;

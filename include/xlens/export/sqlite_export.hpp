@@ -128,6 +128,10 @@ inline const weight& canonical_weight(const model_weights& w, role r, std::size_
         case role::mlp_gate_b: return l.mlp.gate.b;
         case role::mlp_out_w: return l.mlp.out.w;
         case role::mlp_out_b: return l.mlp.out.b;
+        case role::ln1_post_w: return l.ln1_post.w;
+        case role::ln2_post_w: return l.ln2_post.w;
+        case role::q_norm_w: return l.attn.q_norm.w;
+        case role::k_norm_w: return l.attn.k_norm.w;
         default: return none;
     }
 }

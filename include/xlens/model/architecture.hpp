@@ -18,7 +18,8 @@ namespace xlens {
 enum class role {
     embed, pos_embed, ln_final_w, ln_final_b, unembed, unembed_b,                 // global
     ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, qkv_w, qkv_b, o_w, o_b,           // per layer: attention
-    ln2_w, ln2_b, mlp_in_w, mlp_in_b, mlp_gate_w, mlp_gate_b, mlp_out_w, mlp_out_b // per layer: MLP
+    ln2_w, ln2_b, mlp_in_w, mlp_in_b, mlp_gate_w, mlp_gate_b, mlp_out_w, mlp_out_b, // per layer: MLP
+    ln1_post_w, ln2_post_w, q_norm_w, k_norm_w,                                     // per layer: extra norms
 };
 
 /// How q, k, v are stored when a checkpoint fuses them into one projection.
@@ -63,6 +64,14 @@ struct family {
     /// How llama.cpp's converter lays out what the HF checkpoint fuses or transposes: it stores every
     /// matrix [out, in] (GPT-2's Conv1D transposed back) and GPT-NeoX's per-head q/k/v as [q | k | v].
     qkv_layout gguf_qkv = qkv_layout::separate;
+    /// Traits of the newer families (Gemma, Qwen3, OLMo 2); the defaults are everyone else's.
+    bool pre_norms = true;             // ln1/ln2 before attention and MLP
+    bool post_norms = false;           // ln1_post/ln2_post on their outputs
+    qk_norm_kind qk_norm = qk_norm_kind::none;
+    float norm_gain_offset = 0.0f;     // Gemma: checkpoints store w, the gain is 1 + w
+    bool embed_scaled = false;         // Gemma: embeddings × sqrt(d_model)
+    /// Configs without layer_types: layer L is local (sliding) when (L + 1) % period != 0; 0: none.
+    std::size_t local_period = 0;
 
     /// The q/k/v layout and matrix orientation of this family's checkpoints in one format.
     qkv_layout qkv_in(bool gguf) const { return gguf ? gguf_qkv : qkv; }
@@ -139,6 +148,78 @@ inline family llama_like(const char* name, std::vector<std::string> archs, std::
             {role::unembed, "output.weight"},
         },
     };
+}
+
+/// Qwen3: Llama's tables plus an RMSNorm over each head's queries and keys.
+inline family qwen3_family() {
+    family f = llama_like("qwen3", {"Qwen3ForCausalLM"}, {"qwen3"}, "qwen3", false);
+    f.qk_norm = qk_norm_kind::per_head;
+    f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
+    f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
+    f.gguf_tensors.push_back({role::q_norm_w, "blk.{L}.attn_q_norm.weight"});
+    f.gguf_tensors.push_back({role::k_norm_w, "blk.{L}.attn_k_norm.weight"});
+    return f;
+}
+
+/// OLMo 2: no norms before attention and MLP, RMSNorms on their outputs, and q/k normalised over
+/// the whole projection (all heads at once).
+inline family olmo2_family() {
+    family f = llama_like("olmo2", {"Olmo2ForCausalLM"}, {"olmo2"}, "olmo2", false);
+    f.pre_norms = false;
+    f.post_norms = true;
+    f.qk_norm = qk_norm_kind::whole;
+    f.hf_tensors = {
+        {role::embed, "model.embed_tokens.weight"},
+        {role::q_w, "model.layers.{L}.self_attn.q_proj.weight"},
+        {role::q_b, "model.layers.{L}.self_attn.q_proj.bias"},
+        {role::k_w, "model.layers.{L}.self_attn.k_proj.weight"},
+        {role::k_b, "model.layers.{L}.self_attn.k_proj.bias"},
+        {role::v_w, "model.layers.{L}.self_attn.v_proj.weight"},
+        {role::v_b, "model.layers.{L}.self_attn.v_proj.bias"},
+        {role::o_w, "model.layers.{L}.self_attn.o_proj.weight"},
+        {role::o_b, "model.layers.{L}.self_attn.o_proj.bias"},
+        {role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"},
+        {role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"},
+        {role::ln1_post_w, "model.layers.{L}.post_attention_layernorm.weight"},
+        {role::mlp_gate_w, "model.layers.{L}.mlp.gate_proj.weight"},
+        {role::mlp_in_w, "model.layers.{L}.mlp.up_proj.weight"},
+        {role::mlp_out_w, "model.layers.{L}.mlp.down_proj.weight"},
+        {role::ln2_post_w, "model.layers.{L}.post_feedforward_layernorm.weight"},
+        {role::ln_final_w, "model.norm.weight"},
+        {role::unembed, "lm_head.weight"},
+    };
+    f.gguf_tensors = {};  // not yet read from GGUF
+    return f;
+}
+
+/// Gemma 1/2/3: RMSNorm gains stored as w (the gain is 1 + w), embeddings × sqrt(d_model), GeGLU.
+/// Gemma 2 and 3 add norms after attention and MLP and alternate local and global layers
+/// (`local_period`); Gemma 3 also normalises each head's queries and keys.
+inline family gemma_family(int generation) {
+    const char* names[] = {"gemma", "gemma2", "gemma3"};
+    const char* archs[] = {"GemmaForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM"};
+    const char* types[] = {"gemma", "gemma2", "gemma3_text"};
+    const int g = generation - 1;
+    family f = llama_like(names[g], {archs[g]}, {types[g]}, nullptr, false);
+    f.norm_gain_offset = 1.0f;
+    f.embed_scaled = true;
+    f.keys.activation = {generation == 1 ? "hidden_act" : "hidden_activation"};
+    f.keys.default_activation = "gelu_pytorch_tanh";
+    f.keys.tied_embeddings = key({"tie_word_embeddings"}, 1);
+    f.gguf_tensors = {};  // not yet read from GGUF
+    if (generation == 1) return f;
+    f.post_norms = true;
+    f.local_period = generation == 2 ? 2 : 6;
+    for (auto& [r, name] : f.hf_tensors)
+        if (r == role::ln2_w) name = "model.layers.{L}.pre_feedforward_layernorm.weight";
+    f.hf_tensors.push_back({role::ln1_post_w, "model.layers.{L}.post_attention_layernorm.weight"});
+    f.hf_tensors.push_back({role::ln2_post_w, "model.layers.{L}.post_feedforward_layernorm.weight"});
+    if (generation == 3) {
+        f.qk_norm = qk_norm_kind::per_head;
+        f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
+        f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
+    }
+    return f;
 }
 
 /// llama.cpp's names for GPT-2 and GPT-NeoX tensors (LayerNorm with biases, fused q/k/v, biased MLP).
@@ -264,6 +345,11 @@ inline const std::vector<family>& families() {
         detail::llama_like("llama", {"LlamaForCausalLM"}, {"llama"}, "llama", false),
         detail::llama_like("mistral", {"MistralForCausalLM"}, {"mistral"}, nullptr, false),
         detail::llama_like("qwen2", {"Qwen2ForCausalLM"}, {"qwen2"}, "qwen2", true),
+        detail::qwen3_family(),
+        detail::gemma_family(1),
+        detail::gemma_family(2),
+        detail::gemma_family(3),
+        detail::olmo2_family(),
         detail::gpt2_family(),
         detail::gpt_neox_family(),
     };

@@ -27,6 +27,10 @@ struct norm_config {
     double eps = 1e-5;  // added to the variance before the square root
 };
 
+/// Normalisation of queries and keys before rotary (Qwen3, Gemma 3: each head's d_head values;
+/// OLMo 2: the whole projection, n_heads·d_head values), RMSNorm with the model's eps.
+enum class qk_norm_kind { none, per_head, whole };
+
 /// Rotary position embedding (RoPE), HF "rotate_half" convention: dimension i of a head pairs with
 /// i + rotary_dim/2. Partial rotary (GPT-NeoX / Pythia) rotates only the first rotary_dim dimensions.
 /// Frequency i is theta^(−2i / frequency_dim): frequency_dim = ⌊d_head × partial⌋ may be odd, and
@@ -55,6 +59,19 @@ struct attention_config {
     position_kind positions = position_kind::rotary;
     rotary_config rotary;        // used when positions == rotary
     std::size_t sliding_window = 0;  // 0: full causal attention; else a query sees keys with q − k < window (Mistral)
+    /// Per layer, whether it is a local (sliding-window) layer (Gemma 2/3's alternation); empty:
+    /// every layer uses sliding_window. Local layers may have their own rotary (Gemma 3's base 10000).
+    std::vector<bool> local_layers;
+    bool local_rotary_differs = false;
+    rotary_config local_rotary;
+    qk_norm_kind qk_norm = qk_norm_kind::none;
+    double qk_norm_eps = 1e-6;   // the model's norm eps
+    double scale = 0.0;          // scores = q·k × scale; 0: 1/sqrt(d_head) (Gemma 2/3: query_pre_attn_scalar^−½)
+    double logit_softcap = 0.0;  // Gemma 2: scores = cap · tanh(scores / cap) before the mask; 0: none
+
+    bool is_local(std::size_t layer) const { return local_layers.empty() ? sliding_window > 0 : layer < local_layers.size() && local_layers[layer]; }
+    std::size_t window(std::size_t layer) const { return is_local(layer) ? sliding_window : 0; }
+    const rotary_config& rotary_of(std::size_t layer) const { return local_rotary_differs && is_local(layer) ? local_rotary : rotary; }
 };
 
 struct mlp_config {
@@ -75,6 +92,12 @@ struct model_config {
     mlp_config mlp;
     bool parallel_residual = false;  // GPT-NeoX: attention and MLP both read resid_pre
     bool tied_embeddings = false;    // unembedding reuses the token embedding matrix
+    /// Norms around attention and MLP: before them (ln1, ln2), after them (ln1_post, ln2_post, on
+    /// their output before it joins the residual: Gemma 2/3 have both, OLMo 2 only the after ones).
+    bool pre_norms = true;
+    bool post_norms = false;
+    double embed_scale = 1.0;          // Gemma: token embeddings × sqrt(d_model), rounded to float32
+    double final_logit_softcap = 0.0;  // Gemma 2: logits = cap · tanh(logits / cap); 0: none
 
     /// Throws config_error 301 naming `source` and the field when a value is impossible.
     void validate(const std::string& source) const;
@@ -113,11 +136,18 @@ inline void model_config::validate(const std::string& source) const {
         fail("n_kv_heads", "(" + std::to_string(attn.n_kv_heads) + ") must divide n_heads (" +
                                std::to_string(attn.n_heads) + ")");
     if (!(norm.eps >= 0.0 && norm.eps < 1.0)) fail("norm_eps", "must be in [0, 1)");
+    if (!(attn.logit_softcap >= 0.0 && std::isfinite(attn.logit_softcap))) fail("attn_logit_softcapping", "must be positive (or null for none)");
+    if (!(final_logit_softcap >= 0.0 && std::isfinite(final_logit_softcap))) fail("final_logit_softcapping", "must be positive (or null for none)");
+    if (!(attn.scale >= 0.0 && std::isfinite(attn.scale))) fail("query_pre_attn_scalar", "must be positive");
+    if (!attn.local_layers.empty() && attn.local_layers.size() != n_layers)
+        fail("layer_types", "lists " + std::to_string(attn.local_layers.size()) + " layers, the model has " + std::to_string(n_layers));
+    if (!pre_norms && !post_norms) fail("norms", "a block needs norms before or after attention and MLP");
     if (attn.positions == position_kind::rotary) {
         const auto& r = attn.rotary;
         if (r.rotary_dim == 0 || r.rotary_dim > attn.d_head || r.rotary_dim % 2 != 0)
             fail("rotary_dim", "(" + std::to_string(r.rotary_dim) + ") must be even and in (0, d_head]");
         if (!(r.theta > 0.0)) fail("rope_theta", "must be positive");
+        if (attn.local_rotary_differs && !(attn.local_rotary.theta > 0.0)) fail("local rope_theta", "must be positive");
         if (r.scaling != "default" && r.scaling != "linear" && r.scaling != "llama3")
             fail("rope_scaling", "type '" + r.scaling + "' is not supported (default, linear, llama3)");
         if (!(r.factor > 0.0)) fail("rope_scaling.factor", "must be positive");

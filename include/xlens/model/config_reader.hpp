@@ -1,8 +1,10 @@
 // xlens/model/config_reader.hpp — filling a model_config from config.json or from GGUF metadata.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -84,25 +86,67 @@ inline activation_kind activation_from_name(const std::string& name, const std::
     throw config_error(305, where + ": activation '" + name + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, relu)");
 }
 
-/// Rope scaling from transformers 5's rope_parameters or transformers 4's rope_scaling.
-inline void read_rope_scaling(const nlohmann::json& j, rotary_config& r, const std::string& path) {
-    const nlohmann::json* s = find_key(j, "rope_scaling");
-    if (!s) s = find_key(j, "rope_parameters");
-    if (!s || !s->is_object()) return;
+/// Rope scaling keys of one rope object (transformers 5's rope_parameters, 4's rope_scaling, or
+/// Gemma 3's per-layer-type entries); `where` names it in errors.
+inline void read_rope_object(const nlohmann::json& s, rotary_config& r, const std::string& where, const std::string& path) {
     for (const char* type_key : {"rope_type", "type"}) {
-        auto it = s->find(type_key);
-        if (it != s->end() && it->is_string()) r.scaling = it->get<std::string>();
+        auto it = s.find(type_key);
+        if (it != s.end() && it->is_string()) r.scaling = it->get<std::string>();
     }
     auto num = [&](const char* key, double& out) {
-        auto it = s->find(key);
-        if (it == s->end() || it->is_null()) return;
-        if (!it->is_number()) throw config_error(304, path + ": field 'rope_scaling." + std::string(key) + "' must be a number");
+        auto it = s.find(key);
+        if (it == s.end() || it->is_null()) return;
+        if (!it->is_number()) throw config_error(304, path + ": field '" + where + "." + std::string(key) + "' must be a number");
         out = it->get<double>();
     };
+    num("rope_theta", r.theta);
     num("factor", r.factor);
     num("low_freq_factor", r.low_freq_factor);
     num("high_freq_factor", r.high_freq_factor);
     num("original_max_position_embeddings", r.original_max_positions);
+}
+
+/// Rope scaling from transformers 5's rope_parameters or transformers 4's rope_scaling.
+inline void read_rope_scaling(const nlohmann::json& j, rotary_config& r, const std::string& path) {
+    const char* where = "rope_scaling";
+    const nlohmann::json* s = find_key(j, where);
+    if (!s) s = find_key(j, where = "rope_parameters");
+    if (!s || !s->is_object()) return;
+    const double theta = r.theta;  // read from its own key list, which knows the legacy names
+    read_rope_object(*s, r, where, path);
+    r.theta = theta;
+}
+
+/// A positive number under `key`, or 0 when absent or null; zero, negative or non-numbers are errors.
+inline double positive_or_absent(const nlohmann::json& j, const char* key, const std::string& path) {
+    const nlohmann::json* v = find_key(j, key);
+    if (!v) return 0.0;
+    if (!v->is_number() || !(v->get<double>() > 0) || !std::isfinite(v->get<double>()))
+        throw config_error(304, path + ": field '" + std::string(key) + "' must be a positive number (or null for none)");
+    return v->get<double>();
+}
+
+/// Which layers are local (sliding-window): transformers 5's layer_types, else the family's period
+/// (Gemma 2: every other layer; Gemma 3: `sliding_window_pattern`, 5 local then 1 global).
+inline std::vector<bool> read_local_layers(const nlohmann::json& j, const family& fam, std::size_t n_layers,
+                                           const std::string& path) {
+    std::vector<bool> local;
+    if (const auto* types = find_key(j, "layer_types")) {
+        if (!types->is_array()) throw config_error(304, path + ": field 'layer_types' must be a list of strings");
+        for (const auto& t : *types) {
+            const std::string name = t.is_string() ? t.get<std::string>() : t.dump();
+            if (name != "sliding_attention" && name != "full_attention")
+                throw config_error(307, path + ": layer type '" + name + "' in 'layer_types' is not supported (sliding_attention, full_attention)");
+            local.push_back(name == "sliding_attention");
+        }
+        return local;
+    }
+    if (fam.local_period == 0) return local;
+    std::size_t period = fam.local_period;
+    for (const char* key : {"sliding_window_pattern", "_sliding_window_pattern"})
+        if (const auto* p = find_key(j, key); p && p->is_number_unsigned() && p->get<std::size_t>() > 0) period = p->get<std::size_t>();
+    for (std::size_t L = 0; L < n_layers; ++L) local.push_back((L + 1) % period != 0);
+    return local;
 }
 
 /// transformers' rule for ⌊d_head × partial⌋ frequencies: an odd count still turns pairs, one more
@@ -186,12 +230,42 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
             throw config_error(304, path + ": field 'partial_rotary_factor' must be in (0, 1]");
         detail::set_rotary_dims(a.rotary, static_cast<std::size_t>(static_cast<double>(a.d_head) * fraction));
         detail::read_rope_scaling(j, a.rotary, path);
+        // Gemma 3: local and global layers have their own rope (transformers 5 nests them by layer
+        // type; older configs give the local base as rope_local_base_freq).
+        const auto* nested = detail::find_key(j, "rope_parameters");
+        if (nested && nested->is_object() && nested->contains("full_attention")) {
+            detail::read_rope_object(nested->at("full_attention"), a.rotary, "rope_parameters.full_attention", path);
+            if (nested->contains("sliding_attention")) {
+                a.local_rotary = a.rotary;
+                a.local_rotary.scaling = "default";
+                a.local_rotary.factor = 1.0;
+                detail::read_rope_object(nested->at("sliding_attention"), a.local_rotary, "rope_parameters.sliding_attention", path);
+                a.local_rotary_differs = true;
+            }
+        } else if (const auto* local_base = detail::find_key(j, "rope_local_base_freq"); local_base && local_base->is_number()) {
+            a.local_rotary = a.rotary;
+            a.local_rotary.scaling = "default";
+            a.local_rotary.factor = 1.0;
+            a.local_rotary.theta = local_base->get<double>();
+            a.local_rotary_differs = true;
+        }
     }
     if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_unsigned()) {
         bool enabled = true;  // Qwen2 keeps a window in the config but switches it off with use_sliding_window
         if (const auto* use = detail::find_key(j, "use_sliding_window"); use && use->is_boolean()) enabled = use->get<bool>();
         if (enabled) a.sliding_window = w->get<std::size_t>();
     }
+    a.local_layers = detail::read_local_layers(j, fam, c.n_layers, path);
+    if (std::find(a.local_layers.begin(), a.local_layers.end(), true) != a.local_layers.end() && a.sliding_window == 0)
+        throw config_error(303, path + ": 'layer_types' has sliding_attention layers but 'sliding_window' is not set");
+    a.qk_norm = fam.qk_norm;
+    a.qk_norm_eps = c.norm.eps;
+    a.logit_softcap = detail::positive_or_absent(j, "attn_logit_softcapping", path);
+    if (const double scalar = detail::positive_or_absent(j, "query_pre_attn_scalar", path); scalar > 0) a.scale = 1.0 / std::sqrt(scalar);
+    c.final_logit_softcap = detail::positive_or_absent(j, "final_logit_softcapping", path);
+    c.pre_norms = fam.pre_norms;
+    c.post_norms = fam.post_norms;
+    if (fam.embed_scaled) c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.d_model)));
     c.mlp.gated = fam.gated_mlp;
     c.mlp.d_mlp = count(j, k.d_mlp, "d_mlp", path);
     if (c.mlp.d_mlp == 0) c.mlp.d_mlp = static_cast<std::size_t>(fam.d_mlp_multiple * static_cast<double>(c.d_model));

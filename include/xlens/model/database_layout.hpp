@@ -38,7 +38,7 @@ struct vector_column {
     const char* column;
     const char* dtype_column;  // the column recording the BLOB's element type for this row
     role source_role;          // the canonical weight it is a slice of
-    const char* norm = "";     // norms rows only: "ln1", "ln2" or "ln_final"
+    const char* norm = "";     // norms rows only: "ln1", "ln2", "ln_final", "ln1_post", "ln2_post", "q_norm", "k_norm"
 };
 
 /// Every vector column of the schema, in the order the exporter writes them.
@@ -68,6 +68,10 @@ inline const std::vector<vector_column>& vector_columns() {
         {"norms", "bias", "bias_dtype", role::ln2_b, "ln2"},
         {"norms", "weight", "dtype", role::ln_final_w, "ln_final"},
         {"norms", "bias", "bias_dtype", role::ln_final_b, "ln_final"},
+        {"norms", "weight", "dtype", role::ln1_post_w, "ln1_post"},
+        {"norms", "weight", "dtype", role::ln2_post_w, "ln2_post"},
+        {"norms", "weight", "dtype", role::q_norm_w, "q_norm"},
+        {"norms", "weight", "dtype", role::k_norm_w, "k_norm"},
     };
     return all;
 }
@@ -105,6 +109,7 @@ struct layout_facts {
     bool in_by_out = false;      // GPT-2's Conv1D: linear weights stored [in, out]
     qkv_layout qkv = qkv_layout::separate;
     bool qk_permuted = false;    // a GGUF of a family whose Q/K rows llama.cpp permuted
+    bool qk_norm_whole = false;  // q/k norms span the whole projection (OLMo 2), not one head
 
     static layout_facts of(const model_config& c, const family& fam, bool from_gguf) {
         layout_facts f;
@@ -119,6 +124,7 @@ struct layout_facts {
         f.in_by_out = fam.in_by_out_in(from_gguf);
         f.qkv = fam.qkv_in(from_gguf);
         f.qk_permuted = from_gguf && fam.gguf_qk_permuted;
+        f.qk_norm_whole = fam.qk_norm == qk_norm_kind::whole;
         return f;
     }
     /// The layout of the canonical float32 weights the loader builds (model::weights()).
@@ -165,8 +171,12 @@ inline std::vector<placement> placements(role r, std::size_t layer, const layout
         case role::pos_embed: return {one(r, f.n_ctx, d, 0, f.n_ctx, 1, single)};
         case role::ln1_w: case role::ln1_b: case role::ln2_w: case role::ln2_b:
         case role::ln_final_w: case role::ln_final_b:
-        case role::o_b: case role::mlp_out_b:
+        case role::o_b: case role::mlp_out_b: case role::ln1_post_w: case role::ln2_post_w:
             return {one(r, d, 1, 0, 1, d, whole)};
+        case role::q_norm_w: case role::k_norm_w: {
+            const std::uint64_t n = f.qk_norm_whole ? (r == role::q_norm_w ? H : KV) * dh : dh;
+            return {one(r, n, 1, 0, 1, n, whole)};
+        }
         case role::q_w: return {by_out ? one(r, d, H * dh, 1, H, dh, head_rows(f.qk_permuted)) : one(r, H * dh, d, 0, H, dh, head_rows(f.qk_permuted))};
         case role::k_w: return {by_out ? one(r, d, KV * dh, 1, KV, dh, head_rows(f.qk_permuted)) : one(r, KV * dh, d, 0, KV, dh, head_rows(f.qk_permuted))};
         case role::v_w: return {by_out ? one(r, d, KV * dh, 1, KV, dh, head_rows(false)) : one(r, KV * dh, d, 0, KV, dh, head_rows(false))};
@@ -242,12 +252,14 @@ inline bool dtype_from_name(const std::string& name, io::dtype& out) {
 inline const char* role_name(role r) {
     static const char* names[] = {"embed", "pos_embed", "ln_final_w", "ln_final_b", "unembed", "unembed_b",
                                   "ln1_w", "ln1_b", "q_w", "q_b", "k_w", "k_b", "v_w", "v_b", "qkv_w", "qkv_b", "o_w", "o_b",
-                                  "ln2_w", "ln2_b", "mlp_in_w", "mlp_in_b", "mlp_gate_w", "mlp_gate_b", "mlp_out_w", "mlp_out_b"};
+                                  "ln2_w", "ln2_b", "mlp_in_w", "mlp_in_b", "mlp_gate_w", "mlp_gate_b", "mlp_out_w", "mlp_out_b",
+                                  "ln1_post_w", "ln2_post_w", "q_norm_w", "k_norm_w"};
+    static_assert(sizeof(names) / sizeof(names[0]) == static_cast<std::size_t>(role::k_norm_w) + 1, "a role without a name");
     return names[static_cast<int>(r)];
 }
 
 inline bool role_from_name(const std::string& name, role& out) {
-    for (int i = 0; i <= static_cast<int>(role::mlp_out_b); ++i)
+    for (int i = 0; i <= static_cast<int>(role::k_norm_w); ++i)
         if (name == role_name(static_cast<role>(i))) {
             out = static_cast<role>(i);
             return true;
@@ -335,7 +347,7 @@ CREATE TABLE neurons (
 );
 CREATE TABLE layer_biases (layer INTEGER PRIMARY KEY, dtype TEXT, b_o BLOB, b_out BLOB);
 CREATE TABLE norms (
-    layer INTEGER, name TEXT NOT NULL CHECK (name IN ('ln1', 'ln2', 'ln_final')),
+    layer INTEGER, name TEXT NOT NULL CHECK (name IN ('ln1', 'ln2', 'ln_final', 'ln1_post', 'ln2_post', 'q_norm', 'k_norm')),
     dtype TEXT, weight BLOB, bias_dtype TEXT, bias BLOB
 );
 CREATE UNIQUE INDEX norms_by_name ON norms(name, ifnull(layer, -1));

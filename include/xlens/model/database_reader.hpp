@@ -182,6 +182,7 @@ inline void weight_database::check_header(bool unfinished) {
     facts_.in_by_out = fam->in_by_out_in(source_format_ == "gguf");
     facts_.qkv = fam->qkv_in(source_format_ == "gguf");
     facts_.qk_permuted = source_format_ == "gguf" && fam->gguf_qk_permuted;
+    facts_.qk_norm_whole = fam->qk_norm == qk_norm_kind::whole;
     // The placements index with these; a crafted row must not turn into a division by zero or an
     // index past a head.
     if (facts_.d_model == 0 || facts_.n_heads == 0 || facts_.n_kv_heads == 0 || facts_.d_head == 0 ||

@@ -64,8 +64,19 @@ public:
         // instead of allocating them all first.
         for (std::size_t L = 0; L < c.n_layers; ++L) {
             auto& lw = w.layers.emplace_back();
-            lw.ln1 = norm(role::ln1_w, role::ln1_b, L);
-            lw.ln2 = norm(role::ln2_w, role::ln2_b, L);
+            if (c.pre_norms) {
+                lw.ln1 = norm(role::ln1_w, role::ln1_b, L);
+                lw.ln2 = norm(role::ln2_w, role::ln2_b, L);
+            }
+            if (c.post_norms) {
+                lw.ln1_post = gain(role::ln1_post_w, L, d);
+                lw.ln2_post = gain(role::ln2_post_w, L, d);
+            }
+            if (c.attn.qk_norm != qk_norm_kind::none) {
+                const bool whole = c.attn.qk_norm == qk_norm_kind::whole;
+                lw.attn.q_norm = gain(role::q_norm_w, L, whole ? H * dh : dh);
+                lw.attn.k_norm = gain(role::k_norm_w, L, whole ? KV * dh : dh);
+            }
             if (qkv_ == qkv_layout::separate) {
                 lw.attn.q = linear(role::q_w, role::q_b, L, H * dh, d, c.attn.qkv_bias);
                 lw.attn.k = linear(role::k_w, role::k_b, L, KV * dh, d, c.attn.qkv_bias);
@@ -92,6 +103,9 @@ public:
             w.unembed.w = required(role::unembed, 0, {c.d_vocab, d}, true);
         }
         if (find(role::unembed_b, 0)) w.unembed.b = required(role::unembed_b, 0, {c.d_vocab});
+        if (fam_.norm_gain_offset != 0.0f)
+            note("norm gains: the checkpoint stores w and the gain is 1 + w; every gain is an owned float32 copy holding "
+                 "1 + w, as TransformerLens folds it");
         if (gguf_ && fam_.gguf_qk_permuted)
             note("GGUF Q/K rows: undid llama.cpp's rotary row permutation in every layer (pairs (2i, 2i+1) → (i, i + d_head/2))");
         report_unused();
@@ -144,9 +158,18 @@ private:
 
     norm_weight norm(role w_role, role b_role, std::size_t layer) {
         const std::size_t d = st_.config.d_model;
-        norm_weight n{required(w_role, layer, {d}), {}};
+        norm_weight n = gain(w_role, layer, d);
         if (st_.config.norm.kind == norm_kind::layer_norm) n.b = required(b_role, layer, {d});
         return n;
+    }
+
+    /// A norm's gain [size]; with the family's offset (Gemma's 1 + w) applied, into an owned copy.
+    norm_weight gain(role w_role, std::size_t layer, std::size_t size) {
+        weight g = required(w_role, layer, {size});
+        if (fam_.norm_gain_offset == 0.0f) return {g, {}};
+        float* out = allocate(size);
+        for (std::size_t i = 0; i < size; ++i) out[i] = fam_.norm_gain_offset + g.data[i];
+        return {{out, {size}}, {}};
     }
 
     linear_weight linear(role w_role, role b_role, std::size_t layer, std::size_t d_out, std::size_t d_in, bool bias) {
@@ -311,6 +334,10 @@ inline void check_all_finite(const model::state& st) {
         check(l.ln1.b, tag + "ln1 bias");
         check(l.ln2.w, tag + "ln2 gain");
         check(l.ln2.b, tag + "ln2 bias");
+        check(l.ln1_post.w, tag + "ln1_post gain");
+        check(l.ln2_post.w, tag + "ln2_post gain");
+        check(l.attn.q_norm.w, tag + "q_norm gain");
+        check(l.attn.k_norm.w, tag + "k_norm gain");
     }
 }
 

@@ -129,8 +129,9 @@ struct linear_weight {
     }
 };
 
+
 struct norm_weight {
-    weight w;  // [d_model] gain, always float32
+    weight w;  // [d_model] gain, always float32 (Gemma's stored w becomes 1 + w at load)
     weight b;  // [d_model] bias (LayerNorm) or empty (RMSNorm)
 };
 
@@ -139,6 +140,8 @@ struct attention_weight {
     linear_weight k;  // [n_kv_heads·d_head, d_model]
     linear_weight v;  // [n_kv_heads·d_head, d_model]
     linear_weight o;  // [d_model, n_heads·d_head]
+    norm_weight q_norm;  // qk-norm models: [d_head] (per head) or [n_heads·d_head] (whole projection)
+    norm_weight k_norm;  // [d_head] or [n_kv_heads·d_head]
 };
 
 struct mlp_weight {
@@ -148,10 +151,12 @@ struct mlp_weight {
 };
 
 struct layer_weight {
-    norm_weight ln1;
+    norm_weight ln1;       // empty without pre-norms (OLMo 2)
     attention_weight attn;
+    norm_weight ln1_post;  // post-norm models only: on the attention output
     norm_weight ln2;
     mlp_weight mlp;
+    norm_weight ln2_post;  // on the MLP output
 };
 
 struct model_weights {

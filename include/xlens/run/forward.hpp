@@ -140,6 +140,7 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
     if (options.cache) options.cache->begin_run();
     try {
         activation resid = blocks::embed(w.embed, tokens);
+        if (c.embed_scale != 1.0) resid *= static_cast<float>(c.embed_scale);
         hooks({hook_kind::embed, -1}, resid);
         if (c.attn.positions == position_kind::learned) {
             activation pos = blocks::pos_embed(w.pos_embed, first, tokens.size());
@@ -151,6 +152,7 @@ inline activation forward(const model& m, const std::vector<token_id>& tokens, c
         activation x = blocks::norm(resid, w.ln_final, c.norm, hooks,
                                     {{hook_kind::ln_final_scale, -1}, {hook_kind::ln_final_normalized, -1}});
         activation logits = blocks::unembed(x, w.unembed);
+        blocks::soft_cap(logits, c.final_logit_softcap);
         hooks({hook_kind::logits, -1}, logits);
         if (kv) kv->advance(tokens.size());
         if (options.cache) options.cache->end_run();
