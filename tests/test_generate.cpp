@@ -47,7 +47,7 @@ float max_step_vs_rerun(const xlens::model& m, const std::vector<xlens::token_id
 }  // namespace
 
 TEST_CASE("KV-cached generation gives the logits of a full re-run (within 1e-4)") {
-    for (std::string family : {"llama", "gpt2", "gpt_neox", "qwen2"}) {
+    for (std::string family : {"llama", "gpt2", "gpt_neox", "qwen2", "qwen3", "olmo2", "gemma2", "gemma3"}) {
         CAPTURE(family);
         auto m = xlens::model::load(test::tiny_model(family));
         CHECK(max_step_vs_rerun(m, {3, 1, 4, 1, 5}, 20) <= 1e-4f);

@@ -1,9 +1,11 @@
 // Loading: paths, config fields, family tables, shapes — and the errors that name what is wrong.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 
+#include <xlens/blocks/hook_points.hpp>
 #include <xlens/model/inventory.hpp>
 #include <xlens/model/model.hpp>
 
@@ -150,4 +152,69 @@ TEST_CASE("check_finite finds a NaN weight and names where it is") {
     strict.check_finite = true;
     CHECK_THROWS_WITH_AS(xlens::model::load(dir, strict),
                          doctest::Contains("layer 1 mlp out weight holds a non-finite value at flat index 5"), xlens::weights_error);
+}
+
+TEST_CASE("the newer families' options are read, and impossible values are errors naming the field") {
+    auto gemma2 = test::tiny_config("gemma2");
+    auto m = xlens::model::load(model_with("fam_gemma2", gemma2));
+    const auto& c = m.config();
+    CHECK(c.architecture == "gemma2");
+    CHECK(c.pre_norms);
+    CHECK(c.post_norms);
+    CHECK(c.attn.is_local(0));
+    CHECK_FALSE(c.attn.is_local(1));
+    CHECK(c.attn.window(0) == 3);
+    CHECK(c.attn.window(1) == 0);
+    CHECK(c.attn.scale == doctest::Approx(1.0 / std::sqrt(5.0)));
+    CHECK(c.attn.logit_softcap == 2.0);
+    CHECK(c.final_logit_softcap == 3.0);
+    CHECK(c.embed_scale == doctest::Approx(std::sqrt(24.0)));
+    // Gemma stores w; the loaded gain is 1 + w.
+    auto checkpoint = xlens::io::safetensors_file(m.source() + "/model.safetensors");
+    auto w = checkpoint.view<float, 1>("model.norm.weight");
+    for (std::size_t i = 0; i < 24; ++i) CHECK(m.weights().ln_final.w.data[i] == 1.0f + w(i));
+
+    auto gemma3 = xlens::model::load(model_with("fam_gemma3", test::tiny_config("gemma3")));
+    CHECK(gemma3.config().attn.qk_norm == xlens::qk_norm_kind::per_head);
+    CHECK(gemma3.config().attn.rotary_of(0).theta == 1e4);
+    CHECK(gemma3.config().attn.rotary_of(1).theta == 1e6);
+    CHECK(gemma3.config().attn.rotary_of(1).scaling == "linear");
+    auto olmo2 = xlens::model::load(model_with("fam_olmo2", test::tiny_config("olmo2")));
+    CHECK_FALSE(olmo2.config().pre_norms);
+    CHECK(olmo2.config().attn.qk_norm == xlens::qk_norm_kind::whole);
+    CHECK(olmo2.weights().layers[0].attn.q_norm.w.size() == 6 * 4);
+    CHECK_FALSE(xlens::has_hook_point(olmo2.config(), {xlens::hook_kind::ln1_scale, 0}));
+    CHECK(xlens::has_hook_point(olmo2.config(), {xlens::hook_kind::ln1_post_scale, 0}));
+
+    // Legacy Gemma 2 configs have no layer_types: every other layer is local, starting with layer 0.
+    auto legacy = gemma2;
+    legacy.erase("layer_types");
+    CHECK(xlens::model::load(model_with("fam_gemma2_legacy", legacy)).config().attn.local_layers == std::vector<bool>{true, false, true});
+
+    auto dir = model_with("fam_bad", gemma2);
+    auto refused = [&](nlohmann::json config, const char* message) {
+        write_text(dir + "/config.json", config.dump());
+        CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains(message), xlens::config_error);
+    };
+    auto bad = gemma2;
+    bad["attn_logit_softcapping"] = 0.0;
+    refused(bad, "field 'attn_logit_softcapping' must be a positive number (or null for none)");
+    bad = gemma2;
+    bad["final_logit_softcapping"] = -1.0;
+    refused(bad, "final_logit_softcapping");
+    bad = gemma2;
+    bad["query_pre_attn_scalar"] = 0;
+    refused(bad, "field 'query_pre_attn_scalar' must be a positive number");
+    bad = gemma2;
+    bad["layer_types"] = {"sliding_attention", "chunked_attention", "full_attention"};
+    refused(bad, "layer type 'chunked_attention' in 'layer_types' is not supported");
+    bad = gemma2;
+    bad["layer_types"] = {"sliding_attention", "full_attention"};
+    refused(bad, "field 'layer_types' lists 2 layers, the model has 3");
+    bad = gemma2;
+    bad.erase("sliding_window");
+    refused(bad, "'layer_types' has sliding_attention layers but 'sliding_window' is not set");
+    bad = gemma2;
+    bad["rope_parameters"] = {{"rope_type", "dynamic"}, {"rope_theta", 10000.0}};
+    refused(bad, "type 'dynamic' is not supported");
 }

@@ -44,6 +44,23 @@ inline nlohmann::json tiny_config(const std::string& family) {
                         {"tie_word_embeddings", family == "qwen2"}};
     c["architectures"] = {family == "qwen2" ? "Qwen2ForCausalLM" : family == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"};
     c["model_type"] = family;
+    // The newer families: every mechanism on (soft-caps, a window of 3, local/global layers).
+    if (family == "qwen3" || family == "olmo2") {
+        c["architectures"] = {family == "qwen3" ? "Qwen3ForCausalLM" : "Olmo2ForCausalLM"};
+    } else if (family == "gemma2" || family == "gemma3") {
+        c["architectures"] = {family == "gemma2" ? "Gemma2ForCausalLM" : "Gemma3ForCausalLM"};
+        c["model_type"] = family == "gemma2" ? "gemma2" : "gemma3_text";
+        c["num_hidden_layers"] = 3;
+        c["hidden_activation"] = "gelu_pytorch_tanh";
+        c["query_pre_attn_scalar"] = 5;
+        c["sliding_window"] = 3;
+        c["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention"};
+        c["attn_logit_softcapping"] = 2.0;
+        c["final_logit_softcapping"] = 3.0;
+        if (family == "gemma3")
+            c["rope_parameters"] = {{"full_attention", {{"rope_theta", 1e6}, {"rope_type", "linear"}, {"factor", 4.0}}},
+                                    {"sliding_attention", {{"rope_theta", 1e4}, {"rope_type", "default"}}}};
+    }
     return c;
 }
 
@@ -75,8 +92,14 @@ inline void write_model(const std::string& dir, const nlohmann::json& config, un
     bool ln = c.norm.kind == xlens::norm_kind::layer_norm;
     add(xlens::role::embed, 0, {c.d_vocab, d});
     if (c.attn.positions == xlens::position_kind::learned) add(xlens::role::pos_embed, 0, {c.n_ctx, d});
+    const float gain = fam.norm_gain_offset != 0.0f ? 0.0f : 1.0f;  // Gemma stores w for the gain 1 + w
     for (std::size_t L = 0; L < c.n_layers; ++L) {
-        add(xlens::role::ln1_w, L, {d}, 1.0f);
+        add(xlens::role::ln1_w, L, {d}, gain);
+        add(xlens::role::ln1_post_w, L, {d}, gain);
+        add(xlens::role::ln2_post_w, L, {d}, gain);
+        const bool whole = c.attn.qk_norm == xlens::qk_norm_kind::whole;
+        add(xlens::role::q_norm_w, L, {whole ? H * dh : dh}, gain);
+        add(xlens::role::k_norm_w, L, {whole ? KV * dh : dh}, gain);
         if (ln) add(xlens::role::ln1_b, L, {d});
         if (fam.qkv == xlens::qkv_layout::separate) {
             lin(xlens::role::q_w, xlens::role::q_b, L, H * dh, d, c.attn.qkv_bias);
@@ -86,13 +109,13 @@ inline void write_model(const std::string& dir, const nlohmann::json& config, un
             lin(xlens::role::qkv_w, xlens::role::qkv_b, L, 3 * H * dh, d, c.attn.qkv_bias);
         }
         lin(xlens::role::o_w, xlens::role::o_b, L, d, H * dh, c.attn.o_bias);
-        add(xlens::role::ln2_w, L, {d}, 1.0f);
+        add(xlens::role::ln2_w, L, {d}, gain);
         if (ln) add(xlens::role::ln2_b, L, {d});
         lin(xlens::role::mlp_in_w, xlens::role::mlp_in_b, L, m, d, c.mlp.bias);
         if (c.mlp.gated) lin(xlens::role::mlp_gate_w, xlens::role::mlp_gate_b, L, m, d, c.mlp.bias);
         lin(xlens::role::mlp_out_w, xlens::role::mlp_out_b, L, d, m, c.mlp.bias);
     }
-    add(xlens::role::ln_final_w, 0, {d}, 1.0f);
+    add(xlens::role::ln_final_w, 0, {d}, gain);
     if (ln) add(xlens::role::ln_final_b, 0, {d});
     if (!c.tied_embeddings) add(xlens::role::unembed, 0, {c.d_vocab, d});
     xlens::io::write_safetensors(dir + "/model.safetensors", tensors);

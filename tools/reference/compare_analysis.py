@@ -130,6 +130,25 @@ class Reference:
         self_check("TL logits vs transformers", maxdiff(self.logits, hf_logits), 1e-5)
         self.W_U = m.W_U
         self.b_U = m.b_U if getattr(m, "b_U", None) is not None else torch.zeros(self.W_U.shape[1])
+        # RMSNorm models get the lens and the attributions from TL's residual stream and component
+        # stacks with the final norm, unembedding and soft-cap applied here from transformers'
+        # weights: TL does not fold every family's norms (OLMo 2), and it neither applies Gemma 2's
+        # final soft-cap in a lens nor reads heads through a norm on the attention output.
+        final_norm = getattr(getattr(hf, "model", None), "norm", None)
+        self.hf, self.rms = hf, final_norm is not None and getattr(final_norm, "bias", None) is None
+        self.post, self.cap = None, 0.0
+        if self.rms:
+            norm = hf.model.norm
+            offset = 1.0 if "gemma" in hf.config.model_type else 0.0
+            self.gamma = (offset + norm.weight.detach().float())
+            self.eps = getattr(norm, "variance_epsilon", None) or norm.eps
+            self.W_U = hf.lm_head.weight.detach().float().T
+            self.b_U = torch.zeros(self.W_U.shape[1])
+            self.cap = getattr(hf.config, "final_logit_softcapping", None) or 0.0
+            post = getattr(hf.model.layers[0], "post_feedforward_layernorm", None) is not None
+            self.post = [(offset + l.post_attention_layernorm.weight.detach().float(),
+                          getattr(l.post_attention_layernorm, "variance_epsilon", None) or l.post_attention_layernorm.eps)
+                         for l in hf.model.layers] if post else None
         last = self.logits[-1]
         self.A = int(last.argmax()) if answer is None else answer
         order = self.c_logits[-1].argsort(descending=True).tolist()
@@ -142,8 +161,18 @@ class Reference:
     def logit_diff(self, logits):
         return float(logits[0, -1, self.A] - logits[0, -1, self.B])
 
+    def soft_cap(self, x):
+        return torch.tanh(x / self.cap) * self.cap if self.rms and self.cap else x
+
     def lens(self, frozen):
         """[n_layers+1, T, vocab] and the labels."""
+        if self.rms:  # final RMSNorm (recomputed, or with the run's frozen scale), W_U, soft-cap
+            acc, labels = self.cache.accumulated_resid(apply_ln=False, return_labels=True)
+            scale = (self.cache["ln_final.hook_scale"] if frozen
+                     else torch.sqrt(acc.pow(2).mean(-1, keepdim=True) + self.eps))
+            out = self.soft_cap((acc / scale * self.gamma) @ self.W_U)[:, 0]
+            self_check(f"lens ({'frozen' if frozen else 'recompute'}) last row vs logits", maxdiff(out[-1], self.logits))
+            return out.numpy(), labels
         acc, labels = self.cache.accumulated_resid(apply_ln=not frozen, return_labels=True)
         if frozen:
             acc = self.cache.apply_ln_to_stack(acc, recompute_ln=False)
@@ -158,7 +187,18 @@ class Reference:
                   incorrect_tokens=None if versus is None else torch.tensor([versus]))
         attr = lambda stack: c.logit_attrs(stack, **kw)[:, 0].numpy()  # noqa: E731
         # apply_ln=False: logit_attrs divides by ln_final's cached scale itself (apply_ln=True twice)
-        heads = attr(c.stack_head_results(layer=-1, pos_slice=P)).reshape(self.L, self.H)
+        head_stack = c.stack_head_results(layer=-1, pos_slice=P)  # [L*H, 1, d]
+        if self.rms:
+            u = self.gamma * (self.W_U[:, self.A] - (0 if versus is None else self.W_U[:, versus]))
+            s_final = float(c["ln_final.hook_scale"][0, P, 0])
+            attr = lambda stack: (stack[:, 0] @ u / s_final).numpy()  # noqa: E731
+        if self.post:  # each head through the norm on the attention output, its scale frozen at P
+            per_layer = head_stack.reshape(self.L, self.H, -1)
+            for l, (g, eps) in enumerate(self.post):
+                pre = per_layer[l].sum(0)
+                per_layer[l] = per_layer[l] * g / torch.sqrt(pre.pow(2).mean() + eps)
+            head_stack = per_layer.reshape(self.L * self.H, 1, -1)
+        heads = attr(head_stack).reshape(self.L, self.H)
         stack, labels = c.decompose_resid(pos_slice=P, return_labels=True)
         parts = dict(zip(labels, attr(stack)))
 
@@ -168,6 +208,9 @@ class Reference:
         b_out = np.array([bias(getattr(b.mlp, "b_out", None)) for b in self.m.blocks])
         unembed = float(self.b_U[self.A] - (0 if versus is None else self.b_U[versus]))
         value = float(self.logits[P, self.A] - (0 if versus is None else self.logits[P, versus]))
+        if self.rms and self.cap:  # the parts explain the logit before the soft-cap
+            pre_cap = torch.atanh(self.logits[P] / self.cap) * self.cap
+            value = float(pre_cap[self.A] - (0 if versus is None else pre_cap[versus]))
         attn_out = np.array([parts[f"{l}_attn_out"] for l in range(self.L)])
         self_check("sum of decompose_resid attributions + b_U = logit", abs(sum(parts.values()) + unembed - value))
         self_check("heads + b_O = attn_out per layer", maxdiff(heads.sum(1) + b_O, attn_out))

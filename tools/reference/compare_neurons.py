@@ -45,20 +45,26 @@ def first_attr(obj, names, what):
 
 
 def model_weights(path):
-    """(W_out per layer as [d_mlp, d_model] float64, gamma, is_layernorm, W_U [vocab, d_model])."""
+    """(W_out per layer as [d_mlp, d_model] float64, gamma, is_layernorm, W_U [vocab, d_model]).
+    Gemma's norms store w for the gain 1 + w; a norm on the MLP output (Gemma 2/3, OLMo 2) scales each
+    neuron's output vector by its gain (its per-token scale is left out, as the final norm's is)."""
     transformers.utils.logging.disable_progress_bar()
     hf = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     base = hf.base_model
     norm = first_attr(base, ("ln_f", "norm", "final_layer_norm"), "final norm")
     layers = first_attr(base, ("h", "layers"), "layer list")
+    offset = 1.0 if hf.config.model_type.startswith("gemma") else 0.0
     outs = []
     for block in layers:
         proj = first_attr(block.mlp, ("c_proj", "down_proj", "dense_4h_to_h"), "MLP output projection")
         w = proj.weight.detach().double()
         if isinstance(proj, torch.nn.Linear):
             w = w.T  # nn.Linear stores [out, in] = [d_model, d_mlp]; Conv1D stores [in, out]
+        post = getattr(block, "post_feedforward_layernorm", None)
+        if post is not None:
+            w = w * (offset + post.weight.detach().double())
         outs.append(w.numpy())
-    gamma = norm.weight.detach().double().numpy()
+    gamma = (offset + norm.weight.detach().double()).numpy()
     W_U = hf.get_output_embeddings().weight.detach().double().numpy()
     return outs, gamma, isinstance(norm, torch.nn.LayerNorm), W_U
 

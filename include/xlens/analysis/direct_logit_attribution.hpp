@@ -57,8 +57,12 @@ struct attribution_result {
     token_id target = -1;
     std::optional<token_id> versus;
     float final_scale = 0;   // the final norm's scale at `position`, frozen from the run
-    double model_value = 0;  // the run's logit (or logit difference) at `position`
+    double model_value = 0;  // the run's logit (or logit difference) at `position`, before any final soft-cap
     double total = 0;        // Σ components; equals model_value up to float rounding
+    /// Soft-capped models (Gemma 2): the cap, and the run's capped logit (difference); the parts
+    /// explain the logit before the cap, which tanh then bends (it is not linear). 0 / = model_value otherwise.
+    double final_logit_softcap = 0;
+    double capped_value = 0;
     std::vector<attribution_component> components;  // in the order the model computes them
 
     /// The components, largest |value| first (ties in model order).
@@ -76,7 +80,8 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
                                                    const attribution_options& options);
 
 /// {"schema": "xlens.attribution/1", "tokens", "position", "target", "versus", "final_scale",
-///  "model_value", "total", "components": [{"label", "kind", "layer", "head", "value"}]}.
+///  "model_value", "total", "final_logit_softcap", "capped_value",
+///  "components": [{"label", "kind", "layer", "head", "value"}]}.
 inline nlohmann::json to_json(const attribution_result& r);
 
 // ---- definitions -------------------------------------------------------------------------------
@@ -120,7 +125,8 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
 
     auto [logits, cache] = run_with_cache(m, tokens, hook_filter::kinds({hook_kind::embed, hook_kind::pos_embed,
                                                                          hook_kind::ln_final_scale, hook_kind::z,
-                                                                         hook_kind::mlp_out}));
+                                                                         hook_kind::mlp_out, hook_kind::ln1_post_scale},
+                                                                        {{hook_kind::resid_post, static_cast<int>(c.n_layers) - 1}}));
 
     attribution_result r;
     r.tokens = tokens;
@@ -129,7 +135,9 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
     r.versus = options.versus;
     r.final_scale = cache.at({hook_kind::ln_final_scale, -1}).data()[pos];
     const float* row = logits.data() + pos * c.d_vocab;
-    r.model_value = row[options.target] - (options.versus ? static_cast<double>(row[*options.versus]) : 0.0);
+    r.capped_value = row[options.target] - (options.versus ? static_cast<double>(row[*options.versus]) : 0.0);
+    r.model_value = r.capped_value;
+    r.final_logit_softcap = c.final_logit_softcap;
 
     // u = γ ⊙ (W_U[:, target] − W_U[:, versus]); every residual part is read through ũ / s.
     std::vector<float> raw = blocks::unembed_direction(w.unembed, static_cast<std::size_t>(options.target));
@@ -147,20 +155,30 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
     add(component_kind::embed, -1, -1, "embed", read(cache.at({hook_kind::embed, -1}).data() + pos * d));
     if (cache.contains({hook_kind::pos_embed, -1}))
         add(component_kind::pos_embed, -1, -1, "pos_embed", read(cache.at({hook_kind::pos_embed, -1}).data() + pos * d));
-    std::vector<float> through_o(H * dh);
+    std::vector<float> through_o(H * dh), u_attn(d);
     for (std::size_t L = 0; L < c.n_layers; ++L) {
         const auto& lw = w.layers[L];
         const int layer = static_cast<int>(L);
         const std::string prefix = "L" + std::to_string(L);
-        blocks::gemv_transposed(lw.attn.o, u.data(), through_o.data());  // W_Oᵀ ũ, all heads side by side
+        // A norm on the attention output (Gemma 2/3, OLMo 2) is linear once its scale at this
+        // position is frozen, as the final norm's is: heads are read through its gain over its scale.
+        double attn_scale = inv_scale;
+        u_attn = u;
+        if (c.post_norms) {
+            for (std::size_t i = 0; i < d; ++i) u_attn[i] *= lw.ln1_post.w.data[i];
+            attn_scale /= static_cast<double>(cache.at({hook_kind::ln1_post_scale, layer}).data()[pos]);
+        }
+        blocks::gemv_transposed(lw.attn.o, u_attn.data(), through_o.data());  // W_Oᵀ ũ, all heads side by side
         const float* z = cache.at({hook_kind::z, layer}).data() + pos * H * dh;
         for (std::size_t h = 0; h < H; ++h)
             add(component_kind::head, layer, static_cast<int>(h), prefix + "H" + std::to_string(h),
-                detail::dot(z + h * dh, through_o.data() + h * dh, dh) * inv_scale);
-        if (!lw.attn.o.b.empty()) add(component_kind::attn_bias, layer, -1, prefix + "_attn_bias", read(lw.attn.o.b.data));
-        const double bias = lw.mlp.out.b.empty() ? 0.0 : read(lw.mlp.out.b.data);
+                detail::dot(z + h * dh, through_o.data() + h * dh, dh) * attn_scale);
+        if (!lw.attn.o.b.empty())
+            add(component_kind::attn_bias, layer, -1, prefix + "_attn_bias", detail::dot(lw.attn.o.b.data, u_attn.data(), d) * attn_scale);
+        // Behind a post-norm the MLP's bias is no longer a separate term: it stays in the MLP's part.
+        const double bias = lw.mlp.out.b.empty() || c.post_norms ? 0.0 : read(lw.mlp.out.b.data);
         add(component_kind::mlp, layer, -1, prefix + "_mlp", read(cache.at({hook_kind::mlp_out, layer}).data() + pos * d) - bias);
-        if (!lw.mlp.out.b.empty()) add(component_kind::mlp_bias, layer, -1, prefix + "_mlp_bias", bias);
+        if (!lw.mlp.out.b.empty() && !c.post_norms) add(component_kind::mlp_bias, layer, -1, prefix + "_mlp_bias", bias);
     }
     if (!w.ln_final.b.empty()) add(component_kind::ln_final_bias, -1, -1, "ln_final_bias", detail::dot(w.ln_final.b.data, raw.data(), d));
     if (!w.unembed.b.empty()) {
@@ -169,6 +187,11 @@ inline attribution_result direct_logit_attribution(const model& m, const std::ve
         add(component_kind::unembed_bias, -1, -1, "unembed_bias", b);
     }
     for (const auto& part : r.components) r.total += part.value;
+    if (c.final_logit_softcap > 0) {  // the logit before the cap, from the final residual, as the parts read it
+        r.model_value = read(cache.at({hook_kind::resid_post, static_cast<int>(c.n_layers) - 1}).data() + pos * d);
+        for (const auto& part : r.components)
+            if (part.kind == component_kind::ln_final_bias || part.kind == component_kind::unembed_bias) r.model_value += part.value;
+    }
     return r;
 }
 
@@ -180,7 +203,8 @@ inline nlohmann::json to_json(const attribution_result& r) {
                          {"value", p.value}});
     return {{"schema", "xlens.attribution/1"}, {"tokens", r.tokens}, {"position", r.position}, {"target", r.target},
             {"versus", r.versus ? json(*r.versus) : json(nullptr)}, {"final_scale", r.final_scale},
-            {"model_value", r.model_value}, {"total", r.total}, {"components", std::move(parts)}};
+            {"model_value", r.model_value}, {"total", r.total}, {"final_logit_softcap", r.final_logit_softcap},
+            {"capped_value", r.capped_value}, {"components", std::move(parts)}};
 }
 
 }  // namespace xlens

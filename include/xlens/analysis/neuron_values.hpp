@@ -66,7 +66,9 @@ inline neuron_value_table neuron_values(const model& m, const neuron_value_optio
 /// direct-path rules project. `rows` is row-major; the result is a copy.
 inline std::vector<float> through_final_gain(const model& m, const float* rows, std::size_t n);
 
-/// The output vectors of layer `layer`'s neurons as rows [d_mlp, d_model] (W_out's columns).
+/// The output vectors of layer `layer`'s neurons as rows [d_mlp, d_model] (W_out's columns); for
+/// post-norm models (Gemma 2/3, OLMo 2) through the gain of the norm on the MLP output, as they join
+/// the residual (that norm's per-token scale is left out, as the final norm's is).
 inline std::vector<float> neuron_output_vectors(const model& m, std::size_t layer);
 
 /// Top-k and bottom-k of rows [n, d_model] · W_Uᵀ, streamed over vocabulary blocks.
@@ -159,6 +161,9 @@ inline std::vector<float> neuron_output_vectors(const model& m, std::size_t laye
         for (std::size_t j = 0; j < d; ++j)
             for (std::size_t i = 0; i < n; ++i) rows[i * d + j] = w[j * n + i];
     }
+    if (const auto& post = m.weights().layers[layer].ln2_post.w; !post.empty())
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < d; ++j) rows[i * d + j] *= post.data[j];
     return rows;
 }
 

@@ -250,10 +250,10 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
             a.local_rotary_differs = true;
         }
     }
-    if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_unsigned()) {
+    if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_integer() && w->get<long long>() > 0) {
         bool enabled = true;  // Qwen2 keeps a window in the config but switches it off with use_sliding_window
         if (const auto* use = detail::find_key(j, "use_sliding_window"); use && use->is_boolean()) enabled = use->get<bool>();
-        if (enabled) a.sliding_window = w->get<std::size_t>();
+        if (enabled) a.sliding_window = static_cast<std::size_t>(w->get<long long>());
     }
     a.local_layers = detail::read_local_layers(j, fam, c.n_layers, path);
     if (std::find(a.local_layers.begin(), a.local_layers.end(), true) != a.local_layers.end() && a.sliding_window == 0)

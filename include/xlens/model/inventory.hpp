@@ -19,7 +19,8 @@ inline std::vector<std::pair<std::string, std::uint64_t>> parameter_counts(const
     for (const auto& l : w.layers) {
         attention += lin(l.attn.q) + lin(l.attn.k) + lin(l.attn.v) + lin(l.attn.o);
         mlp += lin(l.mlp.in) + lin(l.mlp.gate) + lin(l.mlp.out);
-        norms += l.ln1.w.size() + l.ln1.b.size() + l.ln2.w.size() + l.ln2.b.size();
+        for (const norm_weight* n : {&l.ln1, &l.ln2, &l.ln1_post, &l.ln2_post, &l.attn.q_norm, &l.attn.k_norm})
+            norms += n->w.size() + n->b.size();
     }
     norms += w.ln_final.w.size() + w.ln_final.b.size();
     bool tied = w.unembed.w.same_memory(w.embed);
