@@ -255,6 +255,8 @@ def main():
     elif a.converted:
         fam = FAMILIES[family_of(json.loads((model / "config.json").read_text()))]
         src = read_tensors(model)
+        if fam.get("gain_offset"):  # llama.cpp's Gemma converter stores 1 + w (float32 add, as here)
+            src = {k: (v + 1 if k.endswith("norm.weight") else v) for k, v in src.items()}
         model = a.converted
         print(f"checking {model.name} against the HF tensors it was converted from")
     elif gguf:

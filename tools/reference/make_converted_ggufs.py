@@ -10,8 +10,9 @@ OUTDIR/NAME.f16.gguf, plus OUTDIR/MANIFEST.json (name, HF folder, family llama.c
 
 Three things are supplied that the converter needs and a random-init model lacks, and both
 are outside what xlens is checked on (the weights and the model metadata):
-  * a tokenizer: a byte-level BPE tokenizer.json with exactly vocab_size pieces and no merges,
-    written into a scratch copy of the model folder;
+  * a tokenizer: a byte-level BPE tokenizer.json with exactly vocab_size pieces and no merges
+    (and for Gemma, whose converter reads SentencePiece, a small trained tokenizer.model), written
+    into a scratch copy of the model folder;
   * its pre-tokenizer name: the converter recognises pre-tokenizers by hashing how a known
     tokenizer splits a test text, and no published model has this tokenizer, so
     `get_vocab_base_pre` is made to answer "gpt-2";
@@ -37,6 +38,11 @@ MODELS = {
     "llama3_rope": "llama",
     "mistral": "llama",
     "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "gemma3_default_pattern": "gemma3",
+    "olmo2": "olmo2",
     "mixtral": "llama",  # with llama.expert_count
 }
 OUTTYPES = ("f32", "f16")
@@ -54,6 +60,18 @@ def write_tokenizer(folder, vocab_size):
     tok.save(str(folder / "tokenizer.json"))
     (folder / "tokenizer_config.json").write_text(json.dumps(
         {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 64}) + "\n")
+
+
+def write_sentencepiece(folder, vocab_size):
+    """A SentencePiece tokenizer.model of at most vocab_size pieces (Gemma's converter reads one)."""
+    import io
+    import sentencepiece as spm
+    text = [" ".join(f"w{i} x{i * 7 % 13} y{i % 5}" for i in range(j, j + 20)) for j in range(200)]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(text), model_writer=model, vocab_size=min(vocab_size, 48),
+                                   model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
+                                   minloglevel=2)
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
 
 
 def hub_style_config(cfg):
@@ -121,6 +139,8 @@ def main(argv=None):
             scratch = Path(tmp) / name
             shutil.copytree(src, scratch)
             write_tokenizer(scratch, cfg["vocab_size"])
+            if cfg.get("model_type", "").startswith("gemma"):
+                write_sentencepiece(scratch, cfg["vocab_size"])
             (scratch / "config.json").write_text(json.dumps(hub_style_config(cfg)))
             for outtype, out in zip(OUTTYPES, outs):
                 sys.argv = [str(converter), str(scratch), "--outtype", outtype, "--outfile", str(out)]

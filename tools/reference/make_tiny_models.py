@@ -106,7 +106,7 @@ SPECS = {
         vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
         intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64, rope_theta=10000.0,
         rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True,
-        query_pre_attn_scalar=10, sliding_window=5, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+        query_pre_attn_scalar=12, sliding_window=5, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
         bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
     "gemma3": ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM", dict(
         vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
@@ -114,6 +114,16 @@ SPECS = {
         hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, query_pre_attn_scalar=10,
         sliding_window=5, sliding_window_pattern=2,
         layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
+                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+    # Gemma 3 as llama.cpp's converter can carry it: the default layer pattern (5 local, 1 global),
+    # query_pre_attn_scalar = head_dim (the GGUF has no key for either).
+    "gemma3_default_pattern": ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM", dict(
+        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+        intermediate_size=64, num_hidden_layers=6, max_position_embeddings=64, rms_norm_eps=1e-6,
+        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, query_pre_attn_scalar=12,
+        sliding_window=5, sliding_window_pattern=6,
         rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
                          "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
         bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),

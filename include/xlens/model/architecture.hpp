@@ -68,7 +68,7 @@ struct family {
     bool pre_norms = true;             // ln1/ln2 before attention and MLP
     bool post_norms = false;           // ln1_post/ln2_post on their outputs
     qk_norm_kind qk_norm = qk_norm_kind::none;
-    float norm_gain_offset = 0.0f;     // Gemma: checkpoints store w, the gain is 1 + w
+    float norm_gain_offset = 0.0f;     // Gemma: HF checkpoints store w, the gain is 1 + w (llama.cpp's converter adds the 1)
     bool embed_scaled = false;         // Gemma: embeddings × sqrt(d_model)
     /// Configs without layer_types: layer L is local (sliding) when (L + 1) % period != 0; 0: none.
     std::size_t local_period = 0;
@@ -150,14 +150,25 @@ inline family llama_like(const char* name, std::vector<std::string> archs, std::
     };
 }
 
+/// llama.cpp's names for the norms after attention and MLP and for the q/k norms, where the family has them.
+inline void add_newer_norms_gguf(family& f) {
+    if (f.post_norms) {
+        f.gguf_tensors.push_back({role::ln1_post_w, "blk.{L}.post_attention_norm.weight"});
+        f.gguf_tensors.push_back({role::ln2_post_w, "blk.{L}.post_ffw_norm.weight"});
+    }
+    if (f.qk_norm != qk_norm_kind::none) {
+        f.gguf_tensors.push_back({role::q_norm_w, "blk.{L}.attn_q_norm.weight"});
+        f.gguf_tensors.push_back({role::k_norm_w, "blk.{L}.attn_k_norm.weight"});
+    }
+}
+
 /// Qwen3: Llama's tables plus an RMSNorm over each head's queries and keys.
 inline family qwen3_family() {
     family f = llama_like("qwen3", {"Qwen3ForCausalLM"}, {"qwen3"}, "qwen3", false);
     f.qk_norm = qk_norm_kind::per_head;
     f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
     f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
-    f.gguf_tensors.push_back({role::q_norm_w, "blk.{L}.attn_q_norm.weight"});
-    f.gguf_tensors.push_back({role::k_norm_w, "blk.{L}.attn_k_norm.weight"});
+    add_newer_norms_gguf(f);
     return f;
 }
 
@@ -188,7 +199,19 @@ inline family olmo2_family() {
         {role::ln_final_w, "model.norm.weight"},
         {role::unembed, "lm_head.weight"},
     };
-    f.gguf_tensors = {};  // not yet read from GGUF
+    f.gguf_tensors = {
+        {role::embed, "token_embd.weight"},
+        {role::q_w, "blk.{L}.attn_q.weight"},
+        {role::k_w, "blk.{L}.attn_k.weight"},
+        {role::v_w, "blk.{L}.attn_v.weight"},
+        {role::o_w, "blk.{L}.attn_output.weight"},
+        {role::mlp_gate_w, "blk.{L}.ffn_gate.weight"},
+        {role::mlp_in_w, "blk.{L}.ffn_up.weight"},
+        {role::mlp_out_w, "blk.{L}.ffn_down.weight"},
+        {role::ln_final_w, "output_norm.weight"},
+        {role::unembed, "output.weight"},
+    };
+    add_newer_norms_gguf(f);
     return f;
 }
 
@@ -200,13 +223,12 @@ inline family gemma_family(int generation) {
     const char* archs[] = {"GemmaForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM"};
     const char* types[] = {"gemma", "gemma2", "gemma3_text"};
     const int g = generation - 1;
-    family f = llama_like(names[g], {archs[g]}, {types[g]}, nullptr, false);
+    family f = llama_like(names[g], {archs[g]}, {types[g]}, names[g], false);
     f.norm_gain_offset = 1.0f;
     f.embed_scaled = true;
     f.keys.activation = {generation == 1 ? "hidden_act" : "hidden_activation"};
     f.keys.default_activation = "gelu_pytorch_tanh";
     f.keys.tied_embeddings = key({"tie_word_embeddings"}, 1);
-    f.gguf_tensors = {};  // not yet read from GGUF
     if (generation == 1) return f;
     f.post_norms = true;
     f.local_period = generation == 2 ? 2 : 6;
@@ -219,6 +241,7 @@ inline family gemma_family(int generation) {
         f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
         f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
     }
+    add_newer_norms_gguf(f);
     return f;
 }
 

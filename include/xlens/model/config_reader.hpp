@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -149,6 +150,15 @@ inline std::vector<bool> read_local_layers(const nlohmann::json& j, const family
     return local;
 }
 
+/// The traits a family fixes whatever the file says: norms before/after, q/k norms, embedding scale.
+inline void apply_family_traits(model_config& c, const family& fam) {
+    c.pre_norms = fam.pre_norms;
+    c.post_norms = fam.post_norms;
+    c.attn.qk_norm = fam.qk_norm;
+    c.attn.qk_norm_eps = c.norm.eps;
+    if (fam.embed_scaled) c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.d_model)));
+}
+
 /// transformers' rule for ⌊d_head × partial⌋ frequencies: an odd count still turns pairs, one more
 /// dimension than the count (see rotary_config).
 inline void set_rotary_dims(rotary_config& r, std::size_t frequency_dim) {
@@ -258,14 +268,10 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
     a.local_layers = detail::read_local_layers(j, fam, c.n_layers, path);
     if (std::find(a.local_layers.begin(), a.local_layers.end(), true) != a.local_layers.end() && a.sliding_window == 0)
         throw config_error(303, path + ": 'layer_types' has sliding_attention layers but 'sliding_window' is not set");
-    a.qk_norm = fam.qk_norm;
-    a.qk_norm_eps = c.norm.eps;
+    detail::apply_family_traits(c, fam);
     a.logit_softcap = detail::positive_or_absent(j, "attn_logit_softcapping", path);
     if (const double scalar = detail::positive_or_absent(j, "query_pre_attn_scalar", path); scalar > 0) a.scale = 1.0 / std::sqrt(scalar);
     c.final_logit_softcap = detail::positive_or_absent(j, "final_logit_softcapping", path);
-    c.pre_norms = fam.pre_norms;
-    c.post_norms = fam.post_norms;
-    if (fam.embed_scaled) c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.d_model)));
     c.mlp.gated = fam.gated_mlp;
     c.mlp.d_mlp = count(j, k.d_mlp, "d_mlp", path);
     if (c.mlp.d_mlp == 0) c.mlp.d_mlp = static_cast<std::size_t>(fam.d_mlp_multiple * static_cast<double>(c.d_model));
@@ -344,6 +350,36 @@ inline model_config config_from_gguf(const io::gguf_file& f, const family& fam) 
     c.tied_embeddings = f.find(tensor_name(fam.gguf_tensors, role::unembed, 0)) == nullptr;
     const auto* embed = f.find(tensor_name(fam.gguf_tensors, role::embed, 0));
     c.d_vocab = optional_uint("vocab_size", embed && embed->shape.size() == 2 ? embed->shape[0] : 0);
+    detail::apply_family_traits(c, fam);
+    // Soft-caps, windows and local layers (Gemma 2/3): what the converter stores, and llama.cpp's
+    // defaults for what it leaves out (the local/global pattern; query_pre_attn_scalar).
+    auto positive_float = [&](const std::string& suffix) {
+        const double v = optional_float(suffix, 0.0);
+        if (f.has(arch + "." + suffix) && !(v > 0 && std::isfinite(v)))
+            throw config_error(304, path + ": GGUF '" + arch + "." + suffix + "' must be positive");
+        return v;
+    };
+    c.attn.logit_softcap = positive_float("attn_logit_softcapping");
+    c.final_logit_softcap = positive_float("final_logit_softcapping");
+    c.attn.sliding_window = optional_uint("attention.sliding_window", 0);
+    if (const io::gguf_value* pattern = f.find_value(arch + ".attention.sliding_window_pattern")) {
+        const auto* values = std::get_if<std::vector<bool>>(&pattern->data);
+        if (!values) throw config_error(304, path + ": GGUF '" + arch + ".attention.sliding_window_pattern' must be an array of booleans");
+        c.attn.local_layers.assign(values->begin(), values->end());
+    } else if (fam.local_period > 0 && c.attn.sliding_window > 0) {
+        for (std::size_t L = 0; L < c.n_layers; ++L) c.attn.local_layers.push_back((L + 1) % fam.local_period != 0);
+    }
+    if (f.has(arch + ".rope.freq_base_swa")) {
+        c.attn.local_rotary = c.attn.rotary;
+        c.attn.local_rotary.scaling = "default";
+        c.attn.local_rotary.factor = 1.0;
+        c.attn.local_rotary.theta = f.get_float(arch + ".rope.freq_base_swa");
+        c.attn.local_rotary_differs = true;
+    }
+    // llama.cpp scales Gemma 2/3 scores by 1/sqrt(d_head), except the 27B models (46 and 62 layers),
+    // whose query_pre_attn_scalar is d_model / n_heads.
+    if ((fam.name == std::string("gemma2") && c.n_layers == 46) || (fam.name == std::string("gemma3") && c.n_layers == 62))
+        c.attn.scale = 1.0 / std::sqrt(static_cast<double>(c.d_model) / static_cast<double>(c.attn.n_heads));
     // The MLP width is what the tensors hold: the GPT-2 converter writes 4 × d_model whatever n_inner is.
     if (const auto* up = f.find(tensor_name(fam.gguf_tensors, role::mlp_in_w, 0)); up && up->shape.size() == 2)
         c.mlp.d_mlp = static_cast<std::size_t>(up->shape[0]);

@@ -103,7 +103,7 @@ public:
             w.unembed.w = required(role::unembed, 0, {c.d_vocab, d}, true);
         }
         if (find(role::unembed_b, 0)) w.unembed.b = required(role::unembed_b, 0, {c.d_vocab});
-        if (fam_.norm_gain_offset != 0.0f)
+        if (fam_.norm_gain_offset != 0.0f && !gguf_)
             note("norm gains: the checkpoint stores w and the gain is 1 + w; every gain is an owned float32 copy holding "
                  "1 + w, as TransformerLens folds it");
         if (gguf_ && fam_.gguf_qk_permuted)
@@ -166,9 +166,10 @@ private:
     /// A norm's gain [size]; with the family's offset (Gemma's 1 + w) applied, into an owned copy.
     norm_weight gain(role w_role, std::size_t layer, std::size_t size) {
         weight g = required(w_role, layer, {size});
-        if (fam_.norm_gain_offset == 0.0f) return {g, {}};
+        const float offset = gguf_ ? 0.0f : fam_.norm_gain_offset;  // llama.cpp's converter stores 1 + w already
+        if (offset == 0.0f) return {g, {}};
         float* out = allocate(size);
-        for (std::size_t i = 0; i < size; ++i) out[i] = fam_.norm_gain_offset + g.data[i];
+        for (std::size_t i = 0; i < size; ++i) out[i] = offset + g.data[i];
         return {{out, {size}}, {}};
     }
 
