@@ -47,8 +47,10 @@ inline model random_init_like(const model& like, std::uint64_t seed, float stdde
     for (const auto& L : w.layers) {
         layer_weight n;
         n.ln1 = norm(L.ln1);
-        n.attn = {linear(L.attn.q), linear(L.attn.k), linear(L.attn.v), linear(L.attn.o)};
+        n.attn = {linear(L.attn.q), linear(L.attn.k), linear(L.attn.v), linear(L.attn.o), norm(L.attn.q_norm), norm(L.attn.k_norm)};
+        n.ln1_post = norm(L.ln1_post);
         n.ln2 = norm(L.ln2);
+        n.ln2_post = norm(L.ln2_post);
         n.mlp = {linear(L.mlp.in), linear(L.mlp.gate), linear(L.mlp.out)};
         out.layers.push_back(std::move(n));
     }
