@@ -23,6 +23,7 @@ rotary_pct/rotary_emb_base for GPT-NeoX) instead of transformers 5's
 `rope_parameters` dict; their weights are those of the model they copy.
 """
 import argparse
+import copy
 import hashlib
 import json
 import shutil
@@ -43,6 +44,15 @@ _LLAMA = dict(vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_valu
               intermediate_size=72, num_hidden_layers=3, max_position_embeddings=64,
               rope_theta=10000.0, rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False,
               bos_token_id=1, eos_token_id=2)
+
+_NEOX = dict(vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92, num_hidden_layers=2,
+             max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=10000, layer_norm_eps=1e-5,
+             hidden_act="gelu", use_parallel_residual=True, tie_word_embeddings=False)
+_GEMMA = dict(vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+              intermediate_size=64, max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=True,
+              bos_token_id=2, eos_token_id=1, pad_token_id=0)
+_GEMMA3_ROPE = {"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
 
 # name -> (family, config class, model class (names in transformers), config kwargs, save options)
 # Save options: dtype (torch dtype name the weights are stored in), max_shard_size, legacy (rewrite
@@ -79,54 +89,28 @@ SPECS = {
         rms_norm_eps=1e-6, tie_word_embeddings=True, use_sliding_window=False,
         bos_token_id=0, eos_token_id=1), {}),
     # d_head 16 so partial rotary 0.25 gives an even rotary_dim (4); 48/4 heads would give 3.
-    "gpt_neox": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
-        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
-        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=10000,
-        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=True,
-        tie_word_embeddings=False), {}),
-    "gpt_neox_seq": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
-        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
-        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.5, rotary_emb_base=10000,
-        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=False,
-        tie_word_embeddings=False), {}),
+    "gpt_neox": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(_NEOX), {}),
+    "gpt_neox_seq": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM",
+                     dict(_NEOX, rotary_pct=0.5, use_parallel_residual=False), {}),
     # ⌊16 × 0.3125⌋ = 5 frequencies: transformers turns 6 dimensions (exponents over 5).
-    "gpt_neox_odd_rotary": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(
-        vocab_size=113, hidden_size=64, num_attention_heads=4, intermediate_size=92,
-        num_hidden_layers=2, max_position_embeddings=64, rotary_pct=0.3125, rotary_emb_base=10000,
-        layer_norm_eps=1e-5, hidden_act="gelu", use_parallel_residual=True,
-        tie_word_embeddings=False), {}),
+    "gpt_neox_odd_rotary": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(_NEOX, rotary_pct=0.3125), {}),
     # The newer families. Soft-caps small enough to bite on random weights, sliding windows (5) shorter
     # than the 17-token test sequence, query_pre_attn_scalar != head_dim, GQA everywhere.
     "gemma": ("gemma", "GemmaConfig", "GemmaForCausalLM", dict(
-        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
-        intermediate_size=64, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
-        rms_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True,
-        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+        _GEMMA, num_hidden_layers=2, rope_theta=10000.0, hidden_act="gelu_pytorch_tanh"), {}),
     "gemma2": ("gemma2", "Gemma2Config", "Gemma2ForCausalLM", dict(
-        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
-        intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64, rope_theta=10000.0,
-        rms_norm_eps=1e-6, hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True,
-        query_pre_attn_scalar=12, sliding_window=5, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
-        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+        _GEMMA, num_hidden_layers=4, rope_theta=10000.0, hidden_activation="gelu_pytorch_tanh",
+        query_pre_attn_scalar=12, sliding_window=5, attn_logit_softcapping=2.0, final_logit_softcapping=3.0), {}),
     "gemma3": ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM", dict(
-        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
-        intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64, rms_norm_eps=1e-6,
-        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, query_pre_attn_scalar=10,
+        _GEMMA, num_hidden_layers=4, hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=10,
         sliding_window=5, sliding_window_pattern=2,
         layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
-        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
-                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
-        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+        rope_parameters=_GEMMA3_ROPE), {}),
     # Gemma 3 as llama.cpp's converter can carry it: the default layer pattern (5 local, 1 global),
     # query_pre_attn_scalar = head_dim (the GGUF has no key for either).
     "gemma3_default_pattern": ("gemma3", "Gemma3TextConfig", "Gemma3ForCausalLM", dict(
-        vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
-        intermediate_size=64, num_hidden_layers=6, max_position_embeddings=64, rms_norm_eps=1e-6,
-        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, query_pre_attn_scalar=12,
-        sliding_window=5, sliding_window_pattern=6,
-        rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
-                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
-        bos_token_id=2, eos_token_id=1, pad_token_id=0), {}),
+        _GEMMA, num_hidden_layers=6, hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=12,
+        sliding_window=5, sliding_window_pattern=6, rope_parameters=_GEMMA3_ROPE), {}),
     "qwen3": ("qwen3", "Qwen3Config", "Qwen3ForCausalLM", dict(
         vocab_size=107, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
         intermediate_size=72, num_hidden_layers=2, max_position_embeddings=64, rope_theta=1000000.0,
@@ -143,13 +127,7 @@ SPECS = {
         rms_norm_eps=1e-5, num_local_experts=4, num_experts_per_tok=2, sliding_window=None,
         tie_word_embeddings=False), {}),
     "llama_legacy_cfg": ("llama", "LlamaConfig", "LlamaForCausalLM", dict(_LLAMA), {"legacy": True}),
-    "gpt_neox_legacy_cfg": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM",
-                            dict(vocab_size=113, hidden_size=64, num_attention_heads=4,
-                                 intermediate_size=92, num_hidden_layers=2,
-                                 max_position_embeddings=64, rotary_pct=0.25,
-                                 rotary_emb_base=10000, layer_norm_eps=1e-5, hidden_act="gelu",
-                                 use_parallel_residual=True, tie_word_embeddings=False),
-                            {"legacy": True}),
+    "gpt_neox_legacy_cfg": ("gpt_neox", "GPTNeoXConfig", "GPTNeoXForCausalLM", dict(_NEOX), {"legacy": True}),
 }
 
 
@@ -215,7 +193,7 @@ def build(name, outdir, seed):
     transformers.utils.logging.disable_progress_bar()
     family, cfg_cls, model_cls, kwargs, opts = SPECS[name]
     # transformers 5 folds rope_theta / rotary_pct / rotary_emb_base into config.rope_parameters.
-    config = getattr(transformers, cfg_cls)(**kwargs)
+    config = getattr(transformers, cfg_cls)(**copy.deepcopy(kwargs))  # configs edit nested dicts in place
     torch.manual_seed(0)  # module __init__ may draw random numbers before we overwrite them
     model = getattr(transformers, model_cls)(config).eval()
     randomize(model, model_seed(name, seed))
