@@ -6,6 +6,8 @@
 //   post-norms only (OLMo 2):   mid = pre + ln1_post(attn(pre));       post = mid + ln2_post(mlp(mid))
 #pragma once
 
+#include <utility>
+
 #include "xlens/blocks/attention.hpp"
 #include "xlens/blocks/hook_points.hpp"
 #include "xlens/blocks/kv_cache.hpp"
@@ -32,8 +34,9 @@ inline activation transformer_block(activation resid, const layer_weight& w, con
     auto pre = [&](const activation& x, const norm_weight& nw, hook_kind scale, hook_kind normalized) {
         return c.pre_norms ? norm(x, nw, c.norm, hooks, {at(scale), at(normalized)}) : x;
     };
-    auto post = [&](activation x, const norm_weight& nw, hook_kind scale, hook_kind normalized) {
-        return c.post_norms ? norm(x, nw, c.norm, hooks, {at(scale), at(normalized)}) : x;
+    auto post = [&](activation&& x, const norm_weight& nw, hook_kind scale, hook_kind normalized) -> activation {
+        if (!c.post_norms) return std::move(x);
+        return norm(x, nw, c.norm, hooks, {at(scale), at(normalized)});
     };
     auto attention_sublayer = [&](const activation& x) {
         activation out = attention(pre(x, w.ln1, hook_kind::ln1_scale, hook_kind::ln1_normalized), w.attn, c.attn, layer,
