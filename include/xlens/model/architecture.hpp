@@ -5,6 +5,7 @@
 // family it runs; adding a family (Mistral was added this way) means adding a table, not code.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -179,38 +180,19 @@ inline family olmo2_family() {
     f.pre_norms = false;
     f.post_norms = true;
     f.qk_norm = qk_norm_kind::whole;
-    f.hf_tensors = {
-        {role::embed, "model.embed_tokens.weight"},
-        {role::q_w, "model.layers.{L}.self_attn.q_proj.weight"},
-        {role::q_b, "model.layers.{L}.self_attn.q_proj.bias"},
-        {role::k_w, "model.layers.{L}.self_attn.k_proj.weight"},
-        {role::k_b, "model.layers.{L}.self_attn.k_proj.bias"},
-        {role::v_w, "model.layers.{L}.self_attn.v_proj.weight"},
-        {role::v_b, "model.layers.{L}.self_attn.v_proj.bias"},
-        {role::o_w, "model.layers.{L}.self_attn.o_proj.weight"},
-        {role::o_b, "model.layers.{L}.self_attn.o_proj.bias"},
-        {role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"},
-        {role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"},
-        {role::ln1_post_w, "model.layers.{L}.post_attention_layernorm.weight"},
-        {role::mlp_gate_w, "model.layers.{L}.mlp.gate_proj.weight"},
-        {role::mlp_in_w, "model.layers.{L}.mlp.up_proj.weight"},
-        {role::mlp_out_w, "model.layers.{L}.mlp.down_proj.weight"},
-        {role::ln2_post_w, "model.layers.{L}.post_feedforward_layernorm.weight"},
-        {role::ln_final_w, "model.norm.weight"},
-        {role::unembed, "lm_head.weight"},
+    // Llama's names less the two pre-norms. HF names the attention output's norm
+    // post_attention_layernorm, Llama's name for its pre-MLP norm: that entry changes role.
+    auto drop = [](std::vector<std::pair<role, const char*>>& table, role r) {
+        table.erase(std::remove_if(table.begin(), table.end(), [r](const auto& t) { return t.first == r; }), table.end());
     };
-    f.gguf_tensors = {
-        {role::embed, "token_embd.weight"},
-        {role::q_w, "blk.{L}.attn_q.weight"},
-        {role::k_w, "blk.{L}.attn_k.weight"},
-        {role::v_w, "blk.{L}.attn_v.weight"},
-        {role::o_w, "blk.{L}.attn_output.weight"},
-        {role::mlp_gate_w, "blk.{L}.ffn_gate.weight"},
-        {role::mlp_in_w, "blk.{L}.ffn_up.weight"},
-        {role::mlp_out_w, "blk.{L}.ffn_down.weight"},
-        {role::ln_final_w, "output_norm.weight"},
-        {role::unembed, "output.weight"},
-    };
+    drop(f.hf_tensors, role::ln1_w);
+    drop(f.gguf_tensors, role::ln1_w);
+    drop(f.gguf_tensors, role::ln2_w);
+    for (auto& [r, name] : f.hf_tensors)
+        if (r == role::ln2_w) r = role::ln1_post_w;
+    f.hf_tensors.push_back({role::ln2_post_w, "model.layers.{L}.post_feedforward_layernorm.weight"});
+    f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
+    f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
     add_newer_norms_gguf(f);
     return f;
 }

@@ -127,6 +127,22 @@ inline double positive_or_absent(const nlohmann::json& j, const char* key, const
     return v->get<double>();
 }
 
+/// Local (sliding-window) layers: every layer but each `period`-th, (L + 1) % period != 0.
+inline std::vector<bool> periodic_local_layers(std::size_t period, std::size_t n_layers) {
+    std::vector<bool> local;
+    for (std::size_t L = 0; L < n_layers; ++L) local.push_back((L + 1) % period != 0);
+    return local;
+}
+
+/// Local layers' rope (Gemma 3): the global one's dimensions with base `theta` and no scaling.
+inline void set_local_rotary(attention_config& a, double theta) {
+    a.local_rotary = a.rotary;
+    a.local_rotary.scaling = "default";
+    a.local_rotary.factor = 1.0;
+    a.local_rotary.theta = theta;
+    a.local_rotary_differs = true;
+}
+
 /// Which layers are local (sliding-window): transformers 5's layer_types, else the family's period
 /// (Gemma 2: every other layer; Gemma 3: `sliding_window_pattern`, 5 local then 1 global).
 inline std::vector<bool> read_local_layers(const nlohmann::json& j, const family& fam, std::size_t n_layers,
@@ -146,8 +162,7 @@ inline std::vector<bool> read_local_layers(const nlohmann::json& j, const family
     std::size_t period = fam.local_period;
     for (const char* key : {"sliding_window_pattern", "_sliding_window_pattern"})
         if (const auto* p = find_key(j, key); p && p->is_number_unsigned() && p->get<std::size_t>() > 0) period = p->get<std::size_t>();
-    for (std::size_t L = 0; L < n_layers; ++L) local.push_back((L + 1) % period != 0);
-    return local;
+    return periodic_local_layers(period, n_layers);
 }
 
 /// The traits a family fixes whatever the file says: norms before/after, q/k norms, embedding scale.
@@ -246,18 +261,11 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
         if (nested && nested->is_object() && nested->contains("full_attention")) {
             detail::read_rope_object(nested->at("full_attention"), a.rotary, "rope_parameters.full_attention", path);
             if (nested->contains("sliding_attention")) {
-                a.local_rotary = a.rotary;
-                a.local_rotary.scaling = "default";
-                a.local_rotary.factor = 1.0;
+                detail::set_local_rotary(a, a.rotary.theta);
                 detail::read_rope_object(nested->at("sliding_attention"), a.local_rotary, "rope_parameters.sliding_attention", path);
-                a.local_rotary_differs = true;
             }
         } else if (const auto* local_base = detail::find_key(j, "rope_local_base_freq"); local_base && local_base->is_number()) {
-            a.local_rotary = a.rotary;
-            a.local_rotary.scaling = "default";
-            a.local_rotary.factor = 1.0;
-            a.local_rotary.theta = local_base->get<double>();
-            a.local_rotary_differs = true;
+            detail::set_local_rotary(a, local_base->get<double>());
         }
     }
     if (const auto* w = detail::find_key(j, "sliding_window"); w && w->is_number_integer() && w->get<long long>() > 0) {
@@ -367,15 +375,9 @@ inline model_config config_from_gguf(const io::gguf_file& f, const family& fam) 
         if (!values) throw config_error(304, path + ": GGUF '" + arch + ".attention.sliding_window_pattern' must be an array of booleans");
         c.attn.local_layers.assign(values->begin(), values->end());
     } else if (fam.local_period > 0 && c.attn.sliding_window > 0) {
-        for (std::size_t L = 0; L < c.n_layers; ++L) c.attn.local_layers.push_back((L + 1) % fam.local_period != 0);
+        c.attn.local_layers = detail::periodic_local_layers(fam.local_period, c.n_layers);
     }
-    if (f.has(arch + ".rope.freq_base_swa")) {
-        c.attn.local_rotary = c.attn.rotary;
-        c.attn.local_rotary.scaling = "default";
-        c.attn.local_rotary.factor = 1.0;
-        c.attn.local_rotary.theta = f.get_float(arch + ".rope.freq_base_swa");
-        c.attn.local_rotary_differs = true;
-    }
+    if (f.has(arch + ".rope.freq_base_swa")) detail::set_local_rotary(c.attn, f.get_float(arch + ".rope.freq_base_swa"));
     // llama.cpp scales Gemma 2/3 scores by 1/sqrt(d_head), except the 27B models (46 and 62 layers),
     // whose query_pre_attn_scalar is d_model / n_heads.
     if ((fam.name == std::string("gemma2") && c.n_layers == 46) || (fam.name == std::string("gemma3") && c.n_layers == 62))
