@@ -20,8 +20,16 @@ struct rotary_table {
     std::vector<float> sin;   // [T, half]
 };
 
-/// inv_freq[i] = 1 / theta^(2i / frequency_dim), with the config's scaling and factors applied.
-inline std::vector<float> rotary_inverse_frequencies(const rotary_config& r) {
+/// The per-frequency divisors for a sequence of `seq_len` positions: LongRoPE's long factors past
+/// its pretraining length (transformers picks by the largest position + 1), else the usual ones.
+inline const std::vector<float>& rotary_frequency_factors(const rotary_config& r, std::size_t seq_len) {
+    const bool long_sequence = static_cast<double>(seq_len) > r.original_max_positions;
+    return long_sequence && !r.long_frequency_factors.empty() ? r.long_frequency_factors : r.frequency_factors;
+}
+
+/// inv_freq[i] = 1 / theta^(2i / frequency_dim), with the config's scaling and the factors for a
+/// sequence of `seq_len` positions applied.
+inline std::vector<float> rotary_inverse_frequencies(const rotary_config& r, std::size_t seq_len = 0) {
     const std::size_t half = r.rotary_dim / 2;
     std::vector<float> inv(half);
     const float dim = static_cast<float>(r.frequency_dim ? r.frequency_dim : r.rotary_dim);
@@ -45,21 +53,23 @@ inline std::vector<float> rotary_inverse_frequencies(const rotary_config& r) {
             f = static_cast<float>((1 - smooth) * f / r.factor + smooth * f);
         }
     }
-    for (std::size_t i = 0; i < r.frequency_factors.size() && i < half; ++i) inv[i] /= r.frequency_factors[i];
+    const auto& factors = rotary_frequency_factors(r, seq_len);
+    for (std::size_t i = 0; i < factors.size() && i < half; ++i) inv[i] /= factors[i];
     return inv;
 }
 
 inline rotary_table make_rotary_table(const rotary_config& r, std::size_t first, std::size_t T) {
     rotary_table table;
     table.half = r.rotary_dim / 2;
-    auto inv = rotary_inverse_frequencies(r);
+    auto inv = rotary_inverse_frequencies(r, first + T);
+    const auto scale = static_cast<float>(r.attention_factor);  // 1 but for LongRoPE
     table.cos.resize(T * table.half);
     table.sin.resize(T * table.half);
     for (std::size_t t = 0; t < T; ++t)
         for (std::size_t i = 0; i < table.half; ++i) {
             float angle = static_cast<float>(first + t) * inv[i];
-            table.cos[t * table.half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
-            table.sin[t * table.half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+            table.cos[t * table.half + i] = static_cast<float>(std::cos(static_cast<double>(angle))) * scale;
+            table.sin[t * table.half + i] = static_cast<float>(std::sin(static_cast<double>(angle))) * scale;
         }
     return table;
 }

@@ -42,7 +42,13 @@ struct rotary_config {
     /// Per-frequency divisors of the inverse frequencies (llama.cpp's rope_freqs.weight, which its
     /// converter writes for Llama 3 scaling); empty: none. Applied after `scaling`.
     std::vector<float> frequency_factors;
-    /// "default", "linear" (positions divided by factor) or "llama3" (frequency-dependent scaling).
+    /// Phi-3's LongRoPE: the divisors used instead of `frequency_factors` (its short factors) when
+    /// the sequence is longer than original_max_positions, as transformers switches; empty: none.
+    std::vector<float> long_frequency_factors;
+    /// cos and sin are multiplied by it (LongRoPE's √(1 + ln factor / ln original_max_positions)).
+    double attention_factor = 1.0;
+    /// "default", "linear" (positions divided by factor), "llama3" (frequency-dependent scaling) or
+    /// "longrope" (per-frequency factors, short or long by sequence length, and attention_factor).
     std::string scaling = "default";
     double factor = 1.0;
     double low_freq_factor = 1.0;
@@ -148,8 +154,9 @@ inline void model_config::validate(const std::string& source) const {
             fail("rotary_dim", "(" + std::to_string(r.rotary_dim) + ") must be even and in (0, d_head]");
         if (!(r.theta > 0.0)) fail("rope_theta", "must be positive");
         if (attn.local_rotary_differs && !(attn.local_rotary.theta > 0.0)) fail("local rope_theta", "must be positive");
-        if (r.scaling != "default" && r.scaling != "linear" && r.scaling != "llama3")
-            fail("rope_scaling", "type '" + r.scaling + "' is not supported (default, linear, llama3)");
+        if (r.scaling != "default" && r.scaling != "linear" && r.scaling != "llama3" && r.scaling != "longrope")
+            fail("rope_scaling", "type '" + r.scaling + "' is not supported (default, linear, llama3, longrope)");
+        if (!(r.attention_factor > 0.0 && std::isfinite(r.attention_factor))) fail("rope_scaling.attention_factor", "must be positive");
         if (!(r.factor > 0.0)) fail("rope_scaling.factor", "must be positive");
         if (r.frequency_dim != 0 && (r.frequency_dim > r.rotary_dim || (r.frequency_dim + 1) / 2 != r.rotary_dim / 2))
             fail("rotary frequency_dim", "(" + std::to_string(r.frequency_dim) + ") must round up to rotary_dim (" +
@@ -160,6 +167,13 @@ inline void model_config::validate(const std::string& source) const {
                                        std::to_string(r.rotary_dim / 2));
             for (float f : r.frequency_factors)
                 if (!(std::isfinite(f) && f > 0.0f)) fail("rope_freqs", "factors must be finite and positive");
+        }
+        if (!r.long_frequency_factors.empty()) {
+            if (r.long_frequency_factors.size() != r.rotary_dim / 2)
+                fail("rope_scaling.long_factor", "holds " + std::to_string(r.long_frequency_factors.size()) +
+                                                     " factors, expected rotary_dim / 2 = " + std::to_string(r.rotary_dim / 2));
+            for (float f : r.long_frequency_factors)
+                if (!(std::isfinite(f) && f > 0.0f)) fail("rope_scaling.long_factor", "factors must be finite and positive");
         }
     }
 }

@@ -105,6 +105,44 @@ inline void read_rope_object(const nlohmann::json& s, rotary_config& r, const st
     num("low_freq_factor", r.low_freq_factor);
     num("high_freq_factor", r.high_freq_factor);
     num("original_max_position_embeddings", r.original_max_positions);
+    num("attention_factor", r.attention_factor);
+    if (r.scaling == "su") r.scaling = "longrope";  // Phi-3's first name for it, as transformers maps it
+    auto factors = [&](const char* key, std::vector<float>& out) {
+        auto it = s.find(key);
+        if (it == s.end() || it->is_null()) return;
+        if (!it->is_array()) throw config_error(304, path + ": field '" + where + "." + std::string(key) + "' must be a list of numbers");
+        out.clear();
+        for (const auto& v : *it) {
+            if (!v.is_number()) throw config_error(304, path + ": field '" + where + "." + std::string(key) + "' must be a list of numbers");
+            out.push_back(v.get<float>());
+        }
+    };
+    factors("short_factor", r.frequency_factors);
+    factors("long_factor", r.long_frequency_factors);
+}
+
+/// LongRoPE's defaults as transformers derives them: the pretraining length from the rope object or
+/// the top-level `original_max_position_embeddings` (Phi-3), factor = n_ctx / that length, and
+/// attention_factor = √(1 + ln factor / ln length) unless given.
+inline void finish_longrope(const nlohmann::json& j, rotary_config& r, std::size_t n_ctx, const std::string& path) {
+    if (r.scaling != "longrope") return;
+    const nlohmann::json* s = find_key(j, "rope_scaling");
+    if (!s || !s->is_object()) s = find_key(j, "rope_parameters");
+    auto in_rope = [&](const char* key) { return s && s->is_object() && s->contains(key) && !s->at(key).is_null(); };
+    if (!in_rope("original_max_position_embeddings")) {
+        const nlohmann::json* top = find_key(j, "original_max_position_embeddings");
+        r.original_max_positions = top && top->is_number() ? top->get<double>() : static_cast<double>(n_ctx);
+    }
+    if (!(r.original_max_positions >= 1.0 && std::isfinite(r.original_max_positions)))
+        throw config_error(304, path + ": field 'original_max_position_embeddings' must be a positive count");
+    if (r.frequency_factors.empty() || r.long_frequency_factors.empty())
+        throw config_error(303, path + ": longrope rope scaling needs both 'short_factor' and 'long_factor'");
+    if (r.frequency_factors.size() != r.rotary_dim / 2)
+        throw config_error(304, path + ": field 'rope_scaling.short_factor' holds " + std::to_string(r.frequency_factors.size()) +
+                                    " factors, expected " + std::to_string(r.rotary_dim / 2) + " (rotary dimensions / 2)");
+    if (!in_rope("factor")) r.factor = static_cast<double>(n_ctx) / r.original_max_positions;
+    if (!in_rope("attention_factor"))
+        r.attention_factor = r.factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(r.factor) / std::log(r.original_max_positions));
 }
 
 /// Rope scaling from transformers 5's rope_parameters or transformers 4's rope_scaling.
@@ -184,7 +222,7 @@ inline void set_rotary_dims(rotary_config& r, std::size_t frequency_dim) {
 /// llama.cpp's per-frequency rope factors (tensor rope_freqs.weight), as float32.
 inline std::vector<float> rope_frequency_factors(const io::gguf_file& f, const io::tensor_ref& t) {
     if (t.shape.size() != 1 || (t.type != io::dtype::f32 && t.type != io::dtype::f16))
-        throw config_error(304, f.path() + ": tensor 'rope_freqs.weight' must be a vector of F32 or F16 values");
+        throw config_error(304, f.path() + ": tensor '" + t.name + "' must be a vector of F32 or F16 values");
     std::vector<float> out(static_cast<std::size_t>(t.shape[0]));
     io::dequantize(t.type, t.data, out.size(), out.data());
     return out;
@@ -255,6 +293,7 @@ inline model_config config_from_hf(const nlohmann::json& j, const family& fam, c
             throw config_error(304, path + ": field 'partial_rotary_factor' must be in (0, 1]");
         detail::set_rotary_dims(a.rotary, static_cast<std::size_t>(static_cast<double>(a.d_head) * fraction));
         detail::read_rope_scaling(j, a.rotary, path);
+        detail::finish_longrope(j, a.rotary, c.n_ctx, path);
         // Gemma 3: local and global layers have their own rope (transformers 5 nests them by layer
         // type; older configs give the local base as rope_local_base_freq).
         const auto* nested = detail::find_key(j, "rope_parameters");
@@ -342,6 +381,19 @@ inline model_config config_from_gguf(const io::gguf_file& f, const family& fam) 
         }
         if (const auto* freqs = f.find("rope_freqs.weight"))
             c.attn.rotary.frequency_factors = detail::rope_frequency_factors(f, *freqs);
+        // Phi-3's LongRoPE: the converter stores both factor sets and the attention factor it derived.
+        const auto* short_factors = f.find("rope_factors_short.weight");
+        const auto* long_factors = f.find("rope_factors_long.weight");
+        if (short_factors || long_factors) {
+            if (!short_factors || !long_factors)
+                throw config_error(303, path + ": GGUF has one of 'rope_factors_short.weight' and 'rope_factors_long.weight' but not both");
+            auto& r = c.attn.rotary;
+            r.scaling = "longrope";
+            r.frequency_factors = detail::rope_frequency_factors(f, *short_factors);
+            r.long_frequency_factors = detail::rope_frequency_factors(f, *long_factors);
+            r.original_max_positions = static_cast<double>(optional_uint("rope.scaling.original_context_length", c.n_ctx));
+            r.attention_factor = optional_float("rope.scaling.attn_factor", 1.0);
+        }
     }
     // The converter writes Mixtral as "llama" with experts; refused by name until experts are supported.
     if (optional_uint("expert_count", 0) > 0)
