@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,12 +22,13 @@ enum class role {
     ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, qkv_w, qkv_b, o_w, o_b,           // per layer: attention
     ln2_w, ln2_b, mlp_in_w, mlp_in_b, mlp_gate_w, mlp_gate_b, mlp_out_w, mlp_out_b, // per layer: MLP
     ln1_post_w, ln2_post_w, q_norm_w, k_norm_w,                                     // per layer: extra norms
+    mlp_gate_up_w,                                                                  // per layer: [gate | up] fused (Phi-3)
 };
 
 /// How q, k, v are stored when a checkpoint fuses them into one projection.
 enum class qkv_layout {
     separate,         // three tensors (Llama, Qwen2, Mistral)
-    fused_blocks,     // one tensor, output rows [q | k | v] (GPT-2's c_attn)
+    fused_blocks,     // one tensor, output rows [q | k | v] (GPT-2's c_attn; Phi-3's qkv_proj, k and v n_kv_heads wide)
     fused_per_head,   // one tensor, output rows grouped per head as [head][q, k, v][d_head] (GPT-NeoX)
 };
 
@@ -73,6 +75,8 @@ struct family {
     bool embed_scaled = false;         // Gemma: embeddings × sqrt(d_model)
     /// Configs without layer_types: layer L is local (sliding) when (L + 1) % period != 0; 0: none.
     std::size_t local_period = 0;
+    /// Phi-3 stores the gated MLP's gate and up projections as one matrix, rows [gate | up].
+    bool gate_up_fused = false;
 
     /// The q/k/v layout and matrix orientation of this family's checkpoints in one format.
     qkv_layout qkv_in(bool gguf) const { return gguf ? gguf_qkv : qkv; }
@@ -194,6 +198,30 @@ inline family olmo2_family() {
     f.hf_tensors.push_back({role::q_norm_w, "model.layers.{L}.self_attn.q_norm.weight"});
     f.hf_tensors.push_back({role::k_norm_w, "model.layers.{L}.self_attn.k_norm.weight"});
     add_newer_norms_gguf(f);
+    return f;
+}
+
+/// Phi-3: Llama's block with q/k/v fused as [q | k | v] (k and v n_kv_heads wide), gate and up
+/// fused as [gate | up], and LongRoPE scaling (read with the rope keys); the same fusions in GGUF.
+inline family phi3_family() {
+    family f = llama_like("phi3", {"Phi3ForCausalLM"}, {"phi3"}, "phi3", false);
+    f.qkv = qkv_layout::fused_blocks;
+    f.gguf_qkv = qkv_layout::fused_blocks;
+    f.gate_up_fused = true;
+    f.gguf_qk_permuted = false;  // llama.cpp runs Phi-3 with GPT-NeoX-style rotary: rows stay in HF order
+    // Llama's tables with q and gate renamed to the fused tensors, and the other parts dropped.
+    const role fused_away[] = {role::k_w, role::v_w, role::q_b, role::k_b, role::v_b,
+                               role::mlp_in_w, role::mlp_in_b, role::mlp_gate_b};
+    for (auto* table : {&f.hf_tensors, &f.gguf_tensors}) {
+        const bool hf = table == &f.hf_tensors;
+        table->erase(std::remove_if(table->begin(), table->end(),
+                                    [&](const auto& t) { return std::count(std::begin(fused_away), std::end(fused_away), t.first) > 0; }),
+                     table->end());
+        for (auto& [r, name] : *table) {
+            if (r == role::q_w) r = role::qkv_w, name = hf ? "model.layers.{L}.self_attn.qkv_proj.weight" : "blk.{L}.attn_qkv.weight";
+            if (r == role::mlp_gate_w) r = role::mlp_gate_up_w, name = hf ? "model.layers.{L}.mlp.gate_up_proj.weight" : "blk.{L}.ffn_up.weight";
+        }
+    }
     return f;
 }
 
@@ -355,6 +383,7 @@ inline const std::vector<family>& families() {
         detail::gemma_family(2),
         detail::gemma_family(3),
         detail::olmo2_family(),
+        detail::phi3_family(),
         detail::gpt2_family(),
         detail::gpt_neox_family(),
     };

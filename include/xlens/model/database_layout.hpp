@@ -146,7 +146,7 @@ inline const vector_column& column_for(role r) {
 
 }  // namespace detail
 
-/// The placements of the tensor that plays `r` in `layer`: one, or three for a fused q/k/v tensor;
+/// The placements of the tensor that plays `r` in `layer`: one, three for a fused q/k/v tensor, two for a fused [gate | up];
 /// none when the role has no semantic home (an unembedding the model ties to its embedding).
 inline std::vector<placement> placements(role r, std::size_t layer, const layout_facts& f) {
     const std::uint64_t d = f.d_model, H = f.n_heads, KV = f.n_kv_heads, dh = f.d_head, half = f.d_head / 2;
@@ -185,22 +185,29 @@ inline std::vector<placement> placements(role r, std::size_t layer, const layout
         case role::v_b: return {one(r, KV * dh, 1, 0, KV, dh, head_rows(false))};
         case role::o_w: return {by_out ? one(r, H * dh, d, 0, H, dh, head_rows(false)) : one(r, d, H * dh, 1, H, dh, head_rows(false))};
         case role::qkv_w: case role::qkv_b: {
-            // Source feature of feature i of part p (0 q, 1 k, 2 v); fused layouts have n_kv_heads = n_heads.
+            // Source feature of feature k of head h of part p (0 q, 1 k, 2 v). [q | k | v] blocks have
+            // k and v n_kv_heads wide (Phi-3); the per-head interleave exists only with n_kv_heads = n_heads.
             const bool blocks = f.qkv == qkv_layout::fused_blocks;
+            const std::uint64_t width = (H + 2 * KV) * dh;
             auto fused = [=](std::uint64_t part) {
-                return [=](std::uint64_t h, std::uint64_t k) {
-                    return blocks ? part * H * dh + h * dh + k : h * 3 * dh + part * dh + k;
-                };
+                const std::uint64_t offset = part == 0 ? 0 : (H + (part - 1) * KV) * dh;
+                return [=](std::uint64_t h, std::uint64_t k) { return blocks ? offset + h * dh + k : h * 3 * dh + part * dh + k; };
             };
             const bool bias = r == role::qkv_b;
             const role parts[3] = {bias ? role::q_b : role::q_w, bias ? role::k_b : role::k_w, bias ? role::v_b : role::v_w};
             std::vector<placement> out;
             for (std::uint64_t p = 0; p < 3; ++p) {
-                if (bias) out.push_back(one(parts[p], 3 * H * dh, 1, 0, H, dh, fused(p)));
-                else if (by_out) out.push_back(one(parts[p], d, 3 * H * dh, 1, H, dh, fused(p)));
-                else out.push_back(one(parts[p], 3 * H * dh, d, 0, H, dh, fused(p)));
+                const std::uint64_t heads = p == 0 ? H : KV;
+                if (bias) out.push_back(one(parts[p], width, 1, 0, heads, dh, fused(p)));
+                else if (by_out) out.push_back(one(parts[p], d, width, 1, heads, dh, fused(p)));
+                else out.push_back(one(parts[p], width, d, 0, heads, dh, fused(p)));
             }
             return out;
+        }
+        case role::mlp_gate_up_w: {  // Phi-3: rows [gate | up]
+            const std::uint64_t n = f.d_mlp;
+            return {one(role::mlp_gate_w, 2 * n, d, 0, n, 1, single),
+                    one(role::mlp_in_w, 2 * n, d, 0, n, 1, [n](std::uint64_t u, std::uint64_t) { return n + u; })};
         }
         case role::mlp_in_w: case role::mlp_gate_w:
             return {by_out ? one(r, d, f.d_mlp, 1, f.d_mlp, 1, single) : one(r, f.d_mlp, d, 0, f.d_mlp, 1, single)};
@@ -253,13 +260,13 @@ inline const char* role_name(role r) {
     static const char* names[] = {"embed", "pos_embed", "ln_final_w", "ln_final_b", "unembed", "unembed_b",
                                   "ln1_w", "ln1_b", "q_w", "q_b", "k_w", "k_b", "v_w", "v_b", "qkv_w", "qkv_b", "o_w", "o_b",
                                   "ln2_w", "ln2_b", "mlp_in_w", "mlp_in_b", "mlp_gate_w", "mlp_gate_b", "mlp_out_w", "mlp_out_b",
-                                  "ln1_post_w", "ln2_post_w", "q_norm_w", "k_norm_w"};
-    static_assert(sizeof(names) / sizeof(names[0]) == static_cast<std::size_t>(role::k_norm_w) + 1, "a role without a name");
+                                  "ln1_post_w", "ln2_post_w", "q_norm_w", "k_norm_w", "mlp_gate_up_w"};
+    static_assert(sizeof(names) / sizeof(names[0]) == static_cast<std::size_t>(role::mlp_gate_up_w) + 1, "a role without a name");
     return names[static_cast<int>(r)];
 }
 
 inline bool role_from_name(const std::string& name, role& out) {
-    for (int i = 0; i <= static_cast<int>(role::k_norm_w); ++i)
+    for (int i = 0; i <= static_cast<int>(role::mlp_gate_up_w); ++i)
         if (name == role_name(static_cast<role>(i))) {
             out = static_cast<role>(i);
             return true;

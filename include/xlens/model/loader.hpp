@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -91,8 +92,12 @@ public:
                 split_fused_qkv(lw.attn, L);
             }
             lw.attn.o = linear(role::o_w, role::o_b, L, d, H * dh, c.attn.o_bias);
-            lw.mlp.in = linear(role::mlp_in_w, role::mlp_in_b, L, c.mlp.d_mlp, d, c.mlp.bias);
-            if (c.mlp.gated) lw.mlp.gate = linear(role::mlp_gate_w, role::mlp_gate_b, L, c.mlp.d_mlp, d, c.mlp.bias);
+            if (fam_.gate_up_fused) {
+                split_fused_gate_up(lw.mlp, L);
+            } else {
+                lw.mlp.in = linear(role::mlp_in_w, role::mlp_in_b, L, c.mlp.d_mlp, d, c.mlp.bias);
+                if (c.mlp.gated) lw.mlp.gate = linear(role::mlp_gate_w, role::mlp_gate_b, L, c.mlp.d_mlp, d, c.mlp.bias);
+            }
             lw.mlp.out = linear(role::mlp_out_w, role::mlp_out_b, L, d, c.mlp.d_mlp, c.mlp.bias);
         }
         w.ln_final = norm(role::ln_final_w, role::ln_final_b, 0);
@@ -108,6 +113,9 @@ public:
                  "1 + w, as TransformerLens folds it");
         if (gguf_ && fam_.gguf_qk_permuted)
             note("GGUF Q/K rows: undid llama.cpp's rotary row permutation in every layer (pairs (2i, 2i+1) → (i, i + d_head/2))");
+        // Rope factors are read into the config (config_reader.hpp), not into weights.
+        for (const char* name : {"rope_freqs.weight", "rope_factors_short.weight", "rope_factors_long.weight"})
+            if (by_name_.count(name)) used_.insert(name);
         report_unused();
     }
 
@@ -183,56 +191,75 @@ private:
         return l;
     }
 
-    /// GPT-2 keeps [q | k | v] side by side; GPT-NeoX interleaves them per head. Both become three projections.
+    /// GPT-2 and Phi-3 keep [q | k | v] side by side; GPT-NeoX interleaves them per head. Both become three projections.
     void split_fused_qkv(attention_weight& a, std::size_t L) {
         const auto& c = st_.config;
-        const std::size_t d = c.d_model, H = c.attn.n_heads, dh = c.attn.d_head;
-        if (c.attn.n_kv_heads != H)
-            throw config_error(307, st_.source + ": fused q/k/v with grouped-query attention is not supported");
-        const std::size_t width = 3 * H * dh;
-        bool by_out = in_by_out_;
-        weight w = required(role::qkv_w, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d},
-                            !by_out);
-        weight b = c.attn.qkv_bias ? required(role::qkv_b, L, {width}) : weight{};
-        // Source row (output feature) of output `i` (0 ≤ i < H·dh) of projection `part` (0 q, 1 k, 2 v).
+        const std::size_t H = c.attn.n_heads, KV = c.attn.n_kv_heads, dh = c.attn.d_head;
+        if (qkv_ == qkv_layout::fused_per_head && KV != H)
+            throw config_error(307, st_.source + ": q/k/v interleaved per head with grouped-query attention is not supported");
+        const std::size_t widths[3] = {H * dh, KV * dh, KV * dh};
+        // Source row (output feature) of output `i` of projection `part` (0 q, 1 k, 2 v).
         auto source_feature = [&](std::size_t part, std::size_t i) {
-            if (qkv_ == qkv_layout::fused_blocks) return part * H * dh + i;
+            if (qkv_ == qkv_layout::fused_blocks) return (part == 0 ? 0 : H * dh + (part - 1) * KV * dh) + i;
             return (i / dh) * 3 * dh + part * dh + i % dh;  // fused_per_head
         };
         linear_weight* parts[3] = {&a.q, &a.k, &a.v};
-        for (std::size_t part = 0; part < 3; ++part) {
+        split_fused_rows(role::qkv_w, c.attn.qkv_bias ? role::qkv_b : std::optional<role>{}, L, widths, parts, source_feature);
+        if (L == 0) note(std::string("fused q/k/v (") + (qkv_ == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
+                         ") split into separate projections (" + split_how_ + ")");
+    }
+
+    /// Phi-3's gate_up_proj: rows [gate | up], each d_mlp long.
+    void split_fused_gate_up(mlp_weight& m, std::size_t L) {
+        const std::size_t n = st_.config.mlp.d_mlp;
+        const std::size_t widths[2] = {n, n};
+        linear_weight* parts[2] = {&m.gate, &m.in};
+        split_fused_rows(role::mlp_gate_up_w, std::nullopt, L, widths, parts,
+                         [n](std::size_t part, std::size_t i) { return part * n + i; });
+        if (L == 0) note("fused [gate | up] split into the gate and up projections (" + split_how_ + ")");
+    }
+
+    /// Splits the fused matrix playing `w_role` (and its bias) into N projections of `widths[p]`
+    /// outputs, output i of part p being feature source_feature(p, i) of the fused tensor. A matrix
+    /// kept stored is read in place through a row order; a float32 one is copied.
+    template <std::size_t N, class Source>
+    void split_fused_rows(role w_role, std::optional<role> b_role, std::size_t L, const std::size_t (&widths)[N],
+                          linear_weight* (&parts)[N], Source source_feature) {
+        const std::size_t d = st_.config.d_model;
+        std::size_t width = 0;
+        for (std::size_t wd : widths) width += wd;
+        const bool by_out = in_by_out_;
+        weight w = required(w_role, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d}, !by_out);
+        weight b = b_role ? required(*b_role, L, {width}) : weight{};
+        split_how_ = w.in_float32() ? "copies; values unchanged" : "read in place through row orders";
+        for (std::size_t part = 0; part < N; ++part) {
+            const std::size_t n = widths[part];
+            auto& out = *parts[part];
+            if (!b.empty()) {
+                float* pb = allocate(n);
+                for (std::size_t i = 0; i < n; ++i) pb[i] = b.data[source_feature(part, i)];
+                out.b = {pb, {n}};
+            }
             if (!w.in_float32()) {  // kept stored: each projection reads its rows of the fused matrix in place
-                std::uint32_t* order = allocate_order(H * dh);
-                for (std::size_t i = 0; i < H * dh; ++i) order[i] = static_cast<std::uint32_t>(source_feature(part, i));
-                parts[part]->in_by_out = false;
-                parts[part]->w = w;
-                parts[part]->w.shape = {H * dh, d};
-                parts[part]->w.row_order = order;
-                if (!b.empty()) {
-                    float* pb = allocate(H * dh);
-                    for (std::size_t i = 0; i < H * dh; ++i) pb[i] = b.data[source_feature(part, i)];
-                    parts[part]->b = {pb, {H * dh}};
-                }
+                std::uint32_t* order = allocate_order(n);
+                for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(source_feature(part, i));
+                out.in_by_out = false;
+                out.w = w;
+                out.w.shape = {n, d};
+                out.w.row_order = order;
                 continue;
             }
-            float* pw = allocate(H * dh * d);
-            for (std::size_t i = 0; i < H * dh; ++i) {
-                std::size_t src = source_feature(part, i);
+            float* pw = allocate(n * d);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t src = source_feature(part, i);
                 for (std::size_t j = 0; j < d; ++j) {
-                    if (by_out) pw[j * H * dh + i] = w.data[j * width + src];  // stays [d_in, d_out]
+                    if (by_out) pw[j * n + i] = w.data[j * width + src];  // stays [d_in, d_out]
                     else pw[i * d + j] = w.data[src * d + j];
                 }
             }
-            parts[part]->in_by_out = by_out;
-            parts[part]->w = {pw, by_out ? std::vector<std::size_t>{d, H * dh} : std::vector<std::size_t>{H * dh, d}};
-            if (!b.empty()) {
-                float* pb = allocate(H * dh);
-                for (std::size_t i = 0; i < H * dh; ++i) pb[i] = b.data[source_feature(part, i)];
-                parts[part]->b = {pb, {H * dh}};
-            }
+            out.in_by_out = by_out;
+            out.w = {pw, by_out ? std::vector<std::size_t>{d, n} : std::vector<std::size_t>{n, d}};
         }
-        if (L == 0) note(std::string("fused q/k/v (") + (qkv_ == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
-                         ") split into separate projections (copies; values unchanged)");
     }
 
     /// Row r of head h in llama.cpp's order holds HF row (r % 2)·dh/2 + r/2; put rows back in HF order:
@@ -288,6 +315,7 @@ private:
 
     model::state& st_;
     const family& fam_;
+    std::string split_how_;  // how the last fused matrix was split, for the load notes
     const std::vector<std::pair<role, const char*>>& table_;
     bool gguf_;
     bool dequantize_all_;
