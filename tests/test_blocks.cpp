@@ -50,3 +50,31 @@ TEST_CASE("rotary frequencies follow theta^(-2i/d) and rotation preserves each p
         CHECK(x(t, 0, 9) == 1.0f);
     }
 }
+
+TEST_CASE("LongRoPE: short factors up to the pretraining length, long ones past it, cos and sin scaled by the attention factor") {
+    xlens::rotary_config r;
+    r.theta = 10000.0;
+    r.rotary_dim = 4;
+    r.scaling = "longrope";
+    r.original_max_positions = 8;
+    r.frequency_factors = {1.0f, 2.0f};
+    r.long_frequency_factors = {4.0f, 8.0f};
+    r.attention_factor = 1.25;
+    const double base[2] = {1.0, std::pow(10000.0, -2.0 / 4.0)};
+    auto short_inv = xlens::blocks::rotary_inverse_frequencies(r, 8);  // 8 positions: not past the length
+    auto long_inv = xlens::blocks::rotary_inverse_frequencies(r, 9);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(short_inv[i] == doctest::Approx(base[i] / r.frequency_factors[i]).epsilon(1e-6));
+        CHECK(long_inv[i] == doctest::Approx(base[i] / r.long_frequency_factors[i]).epsilon(1e-6));
+    }
+    // The table for positions 6..8 is a 9-position sequence: long factors.
+    auto table = xlens::blocks::make_rotary_table(r, 6, 3);
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t i = 0; i < 2; ++i) {
+            const double angle = static_cast<double>(6 + t) * base[i] / r.long_frequency_factors[i];
+            CHECK(table.cos[t * 2 + i] == doctest::Approx(1.25 * std::cos(angle)).epsilon(1e-5));
+            CHECK(table.sin[t * 2 + i] == doctest::Approx(1.25 * std::sin(angle)).epsilon(1e-5));
+        }
+    CHECK(xlens::blocks::make_rotary_table(r, 0, 8).cos[7 * 2 + 1] ==
+          doctest::Approx(1.25 * std::cos(7.0 * base[1] / 2.0)).epsilon(1e-5));
+}

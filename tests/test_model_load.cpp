@@ -218,3 +218,55 @@ TEST_CASE("the newer families' options are read, and impossible values are error
     bad["rope_parameters"] = {{"rope_type", "dynamic"}, {"rope_theta", 10000.0}};
     refused(bad, "type 'dynamic' is not supported");
 }
+
+TEST_CASE("Phi-3: LongRoPE is read from its config, and the fused q/k/v and gate/up are split as transformers splits them") {
+    auto phi3 = test::tiny_config("phi3");
+    phi3["max_position_embeddings"] = 32;
+    auto m = xlens::model::load(model_with("fam_phi3", phi3));
+    const auto& r = m.config().attn.rotary;
+    CHECK(m.config().architecture == "phi3");
+    CHECK(r.scaling == "longrope");  // "su", Phi-3's first name for it
+    CHECK(r.original_max_positions == 8.0);  // the top-level key
+    CHECK(r.factor == 4.0);                  // max_position_embeddings / original
+    CHECK(r.frequency_factors == std::vector<float>{1.0f, 2.0f});
+    CHECK(r.long_frequency_factors == std::vector<float>{3.0f, 5.0f});
+    CHECK(r.attention_factor == doctest::Approx(std::sqrt(1.0 + std::log(4.0) / std::log(8.0))));
+    // Phi-3-mini-128k: 131072 positions over 4096 gives the attention factor its GGUFs carry, 1.190238.
+    phi3["max_position_embeddings"] = 131072;
+    phi3["original_max_position_embeddings"] = 4096;
+    auto mini128k = xlens::model::load(model_with("fam_phi3_128k", phi3));
+    CHECK(mini128k.config().attn.rotary.attention_factor == doctest::Approx(1.190238).epsilon(1e-6));
+
+    // Rows [q | k | v] with q 6 heads and k, v 2 heads of 4; rows [gate | up] of 36 each.
+    auto checkpoint = xlens::io::safetensors_file(m.source() + "/model.safetensors");
+    auto qkv = checkpoint.view<float, 2>("model.layers.1.self_attn.qkv_proj.weight");
+    auto gate_up = checkpoint.view<float, 2>("model.layers.1.mlp.gate_up_proj.weight");
+    REQUIRE(qkv.shape()[0] == 40);
+    const auto& L1 = m.weights().layers[1];
+    REQUIRE(L1.attn.k.w.shape == std::vector<std::size_t>{8, 24});
+    for (std::size_t j = 0; j < 24; ++j) {
+        CHECK(L1.attn.q.w.data[23 * 24 + j] == qkv(23, j));
+        CHECK(L1.attn.k.w.data[0 * 24 + j] == qkv(24, j));
+        CHECK(L1.attn.v.w.data[7 * 24 + j] == qkv(39, j));
+        CHECK(L1.mlp.gate.w.data[35 * 24 + j] == gate_up(35, j));
+        CHECK(L1.mlp.in.w.data[0 * 24 + j] == gate_up(36, j));
+    }
+
+    auto dir = model_with("fam_phi3_bad", test::tiny_config("phi3"));
+    auto refused = [&](nlohmann::json config, const char* message) {
+        write_text(dir + "/config.json", config.dump());
+        CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains(message), xlens::config_error);
+    };
+    auto bad = test::tiny_config("phi3");
+    bad["rope_scaling"].erase("long_factor");
+    refused(bad, "longrope rope scaling needs both 'short_factor' and 'long_factor'");
+    bad = test::tiny_config("phi3");
+    bad["rope_scaling"]["short_factor"] = {1.0, 2.0, 3.0};
+    refused(bad, "field 'rope_scaling.short_factor' holds 3 factors, expected 2");
+    bad = test::tiny_config("phi3");
+    bad["rope_scaling"]["long_factor"] = {1.0, -2.0};
+    refused(bad, "field 'rope_scaling.long_factor' factors must be finite and positive");
+    bad = test::tiny_config("phi3");
+    bad["rope_scaling"]["short_factor"] = "1, 2";
+    refused(bad, "field 'rope_scaling.short_factor' must be a list of numbers");
+}

@@ -44,6 +44,14 @@ inline nlohmann::json tiny_config(const std::string& family) {
                         {"tie_word_embeddings", family == "qwen2"}};
     c["architectures"] = {family == "qwen2" ? "Qwen2ForCausalLM" : family == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"};
     c["model_type"] = family;
+    if (family == "phi3") {  // fused q/k/v and gate/up, LongRoPE as Phi-3-mini-128k configures it (su, top-level length)
+        c["architectures"] = {"Phi3ForCausalLM"};
+        c.erase("head_dim");  // Phi-3 derives it: 24 / 6 = 4
+        c["original_max_position_embeddings"] = 8;
+        c["rope_scaling"] = {{"type", "su"}, {"short_factor", {1.0, 2.0}}, {"long_factor", {3.0, 5.0}}};
+        c.erase("rope_parameters");
+        c["rope_theta"] = 10000.0;
+    }
     // The newer families: every mechanism on (soft-caps, a window of 3, local/global layers).
     if (family == "qwen3" || family == "olmo2") {
         c["architectures"] = {family == "qwen3" ? "Qwen3ForCausalLM" : "Olmo2ForCausalLM"};
@@ -106,13 +114,17 @@ inline void write_model(const std::string& dir, const nlohmann::json& config, un
             lin(xlens::role::k_w, xlens::role::k_b, L, KV * dh, d, c.attn.qkv_bias);
             lin(xlens::role::v_w, xlens::role::v_b, L, KV * dh, d, c.attn.qkv_bias);
         } else {
-            lin(xlens::role::qkv_w, xlens::role::qkv_b, L, 3 * H * dh, d, c.attn.qkv_bias);
+            lin(xlens::role::qkv_w, xlens::role::qkv_b, L, (H + 2 * KV) * dh, d, c.attn.qkv_bias);
         }
         lin(xlens::role::o_w, xlens::role::o_b, L, d, H * dh, c.attn.o_bias);
         add(xlens::role::ln2_w, L, {d}, gain);
         if (ln) add(xlens::role::ln2_b, L, {d});
-        lin(xlens::role::mlp_in_w, xlens::role::mlp_in_b, L, m, d, c.mlp.bias);
-        if (c.mlp.gated) lin(xlens::role::mlp_gate_w, xlens::role::mlp_gate_b, L, m, d, c.mlp.bias);
+        if (fam.gate_up_fused) {
+            add(xlens::role::mlp_gate_up_w, L, {2 * m, d});
+        } else {
+            lin(xlens::role::mlp_in_w, xlens::role::mlp_in_b, L, m, d, c.mlp.bias);
+            if (c.mlp.gated) lin(xlens::role::mlp_gate_w, xlens::role::mlp_gate_b, L, m, d, c.mlp.bias);
+        }
         lin(xlens::role::mlp_out_w, xlens::role::mlp_out_b, L, d, m, c.mlp.bias);
     }
     add(xlens::role::ln_final_w, 0, {d}, gain);

@@ -53,6 +53,10 @@ FAMILIES = {
     "gemma3": dict(GEMMA2, gain_offset=1.0, **QK_NORMS),
     "olmo2": dict(LLAMA, ln1=None, ln2=None, ln1_post="model.layers.{L}.post_attention_layernorm.weight",
                   ln2_post="model.layers.{L}.post_feedforward_layernorm.weight", **QK_NORMS),
+    # Phi-3 fuses q/k/v as [q | k | v] (k, v n_kv_heads wide) and the MLP's gate and up as [gate | up];
+    # the slices below split them as transformers' Phi3Attention and Phi3MLP do.
+    "phi3": dict(LLAMA, qkv="model.layers.{L}.self_attn.qkv_proj.weight", gate_up="model.layers.{L}.mlp.gate_up_proj.weight",
+                 layout="fused_gqa"),
     "gpt2": dict(embed="transformer.wte.weight", unembed=None, final="transformer.ln_f.weight", final_b="transformer.ln_f.bias",
                  ln1="transformer.h.{L}.ln_1.weight", ln1_b="transformer.h.{L}.ln_1.bias",
                  ln2="transformer.h.{L}.ln_2.weight", ln2_b="transformer.h.{L}.ln_2.bias",
@@ -112,7 +116,11 @@ def head_slices(fam, src, L, cfg):
     name = lambda key: fam[key].format(L=L) if fam.get(key) else None
     get = lambda key: src.get(name(key)) if name(key) else None
     q = {}; k = {}; v = {}; o = {}; qb = {}; kb = {}; vb = {}
-    if fam["layout"] == "separate":
+    if fam["layout"] == "fused_gqa":
+        W = get("qkv")
+        parts = {"q": W[:H * dh], "k": W[H * dh:(H + KV) * dh], "v": W[(H + KV) * dh:]}
+        get = lambda key: parts[key] if key in parts else (src.get(name(key)) if name(key) else None)
+    if fam["layout"] in ("separate", "fused_gqa"):
         for h in range(H):
             q[h] = get("q")[h * dh:(h + 1) * dh]
             o[h] = get("o")[:, h * dh:(h + 1) * dh].T
@@ -139,8 +147,12 @@ def head_slices(fam, src, L, cfg):
 
 
 def neuron_slices(fam, src, L, n):
-    up, down = src[fam["up"].format(L=L)], src[fam["down"].format(L=L)]
-    gate = src.get(fam["gate"].format(L=L)) if fam.get("gate") else None
+    down = src[fam["down"].format(L=L)]
+    if fam.get("gate_up"):
+        gate, up = src[fam["gate_up"].format(L=L)].chunk(2, dim=0)
+    else:
+        up = src[fam["up"].format(L=L)]
+        gate = src.get(fam["gate"].format(L=L)) if fam.get("gate") else None
     up_b = src.get(fam["up_b"].format(L=L)) if fam.get("up_b") else None
     if fam["layout"] == "conv1d":  # c_fc [d, d_mlp], c_proj [d_mlp, d]
         return up[:, n], None, down[n, :], (up_b[n:n + 1] if up_b is not None else None)

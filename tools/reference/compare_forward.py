@@ -66,6 +66,7 @@ class Family:
     qk_norm: str | None = None    # "per_head" (Qwen3, Gemma 3) or "whole" (OLMo 2)
     gain_offset: float = 0.0      # Gemma: the gain is 1 + w
     embed_scaled: bool = False    # Gemma: embeddings x sqrt(d_model)
+    gate_up: bool = False         # Phi-3: mlp_in is one projection whose output is [gate | up]
 
 
 LLAMA_LIKE = Family(base="model", embed="embed_tokens", pos_embed=None, layers="layers",
@@ -82,6 +83,8 @@ FAMILIES = {
     "gemma": GEMMA, "gemma2": GEMMA2, "gemma3_text": dataclasses.replace(GEMMA2, qk_norm="per_head"),
     "olmo2": dataclasses.replace(LLAMA_LIKE, ln1=None, ln2=None, ln1_post="post_attention_layernorm",
                                  ln2_post="post_feedforward_layernorm", qk_norm="whole"),
+    # Phi-3: qkv_proj's output is [q | k | v] with k, v n_kv_heads wide; gate_up_proj's is [gate | up].
+    "phi3": dataclasses.replace(LLAMA_LIKE, qkv=("qkv_proj",), mlp_in="gate_up_proj", mlp_up=None, gate_up=True),
     "gpt2": Family(base="transformer", embed="wte", pos_embed="wpe", layers="h", ln1="ln_1",
                    ln2="ln_2", attn="attn", qkv=("c_attn",), out_proj="c_proj", mlp="mlp",
                    mlp_in="c_fc", mlp_up=None, mlp_out="c_proj", final_norm="ln_f", rms=False,
@@ -200,8 +203,8 @@ def split_qkv(fam, acts, i, T, n_heads, n_kv, d_head):
     """Per-head q [T,H,dh], k and v [T,Hkv,dh] from the projection outputs."""
     if len(fam.qkv) == 3:
         q, k, v = (acts[("qkv", i, j)] for j in range(3))
-    elif fam.base == "transformer":  # GPT-2 c_attn: [q | k | v], each head-major
-        q, k, v = acts[("qkv", i, 0)].split(n_heads * d_head, dim=-1)
+    elif fam.base != "gpt_neox":  # GPT-2 c_attn, Phi-3 qkv_proj: [q | k | v], each head-major
+        q, k, v = acts[("qkv", i, 0)].split([n_heads * d_head, n_kv * d_head, n_kv * d_head], dim=-1)
     else:  # NeoX query_key_value: per head [q_h | k_h | v_h]
         q, k, v = acts[("qkv", i, 0)].view(T, n_heads, 3 * d_head).chunk(3, dim=-1)
     return (q.reshape(T, n_heads, d_head), k.reshape(T, n_kv, d_head),
@@ -250,6 +253,8 @@ def attention_hooks(fam, layer, acts, attentions, i, dims):
         scores = torch.tanh(scores / cap) * cap
     masked = torch.ones(T, T, dtype=torch.bool).triu(1)
     window = getattr(attn, "sliding_window", None)
+    if window is None and type(attn).__name__ == "Phi3Attention":  # Phi-3 passes the config's window on each call
+        window = attn.config.sliding_window
     if window:  # a query sees keys with q - k < window
         masked |= torch.ones(T, T, dtype=torch.bool).tril(-window)
     scores = scores.masked_fill(masked, float("-inf"))
@@ -312,7 +317,9 @@ def reference(model, ids):
                 if fam.ln2:
                     self_check(f"L{i} resid_mid vs ln2 input", hooks[p + "hook_resid_mid"], a[("ln2_in", i)])
             hooks[p + "mlp.hook_pre"] = a[("mlp_pre", i)]
-            if fam.mlp_up:
+            if fam.gate_up:
+                hooks[p + "mlp.hook_pre"], hooks[p + "mlp.hook_pre_linear"] = a[("mlp_pre", i)].chunk(2, dim=-1)
+            elif fam.mlp_up:
                 hooks[p + "mlp.hook_pre_linear"] = a[("mlp_pre_linear", i)]
             hooks[p + "mlp.hook_post"] = a[("mlp_post", i)]
             hooks[p + "hook_mlp_out"] = a[("ln2_post_out", i)] if fam.ln2_post else a[("mlp_out", i)]

@@ -11,7 +11,7 @@ OUTDIR/NAME.f16.gguf, plus OUTDIR/MANIFEST.json (name, HF folder, family llama.c
 Three things are supplied that the converter needs and a random-init model lacks, and both
 are outside what xlens is checked on (the weights and the model metadata):
   * a tokenizer: a byte-level BPE tokenizer.json with exactly vocab_size pieces and no merges
-    (and for Gemma, whose converter reads SentencePiece, a small trained tokenizer.model), written
+    (and for Gemma and Phi-3, whose converters read SentencePiece, a small trained tokenizer.model), written
     into a scratch copy of the model folder;
   * its pre-tokenizer name: the converter recognises pre-tokenizers by hashing how a known
     tokenizer splits a test text, and no published model has this tokenizer, so
@@ -43,6 +43,8 @@ MODELS = {
     "gemma2": "gemma2",
     "gemma3_default_pattern": "gemma3",
     "olmo2": "olmo2",
+    "phi3": "phi3",
+    "phi3_short": "phi3",
     "mixtral": "llama",  # with llama.expert_count
 }
 OUTTYPES = ("f32", "f16")
@@ -139,7 +141,7 @@ def main(argv=None):
             scratch = Path(tmp) / name
             shutil.copytree(src, scratch)
             write_tokenizer(scratch, cfg["vocab_size"])
-            if cfg.get("model_type", "").startswith("gemma"):
+            if cfg.get("model_type", "").startswith("gemma") or cfg.get("model_type") == "phi3":
                 write_sentencepiece(scratch, cfg["vocab_size"])
             (scratch / "config.json").write_text(json.dumps(hub_style_config(cfg)))
             for outtype, out in zip(OUTTYPES, outs):

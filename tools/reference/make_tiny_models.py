@@ -54,6 +54,13 @@ _GEMMA = dict(vocab_size=103, hidden_size=48, num_attention_heads=4, num_key_val
 _GEMMA3_ROPE = {"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
                 "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
 
+_PHI3 = dict(vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_value_heads=2, intermediate_size=40,
+             num_hidden_layers=2, max_position_embeddings=64, original_max_position_embeddings=8,
+             rms_norm_eps=1e-5, hidden_act="silu", tie_word_embeddings=False, sliding_window=None,
+             bos_token_id=1, eos_token_id=2, pad_token_id=0,
+             rope_parameters=dict(rope_type="longrope", rope_theta=10000.0,
+                                  short_factor=[1.0, 1.2, 1.7, 2.5], long_factor=[1.5, 3.0, 6.0, 12.0]))
+
 # name -> (family, config class, model class (names in transformers), config kwargs, save options)
 # Save options: dtype (torch dtype name the weights are stored in), max_shard_size, legacy (rewrite
 # config.json to old key names).  All sequence lengths stay <= 64 positions.
@@ -120,6 +127,15 @@ SPECS = {
         vocab_size=101, hidden_size=48, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
         intermediate_size=64, num_hidden_layers=2, max_position_embeddings=64, rope_theta=10000.0,
         rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=0, eos_token_id=1, pad_token_id=1), {}),
+    # Phi-3: fused qkv_proj with GQA, fused gate_up_proj, LongRoPE. The 17-token test sequence is
+    # longer than original_max_position_embeddings 8 (long factors, factor 8 so attention factor
+    # > 1) in "phi3" and shorter than 32 (short factors) in "phi3_short", which also has partial
+    # rotary (Phi-4-mini's kind) and a sliding window.
+    "phi3": ("phi3", "Phi3Config", "Phi3ForCausalLM", dict(_PHI3), {}),
+    "phi3_short": ("phi3", "Phi3Config", "Phi3ForCausalLM", dict(
+        _PHI3, original_max_position_embeddings=32, sliding_window=5,
+        rope_parameters=dict(_PHI3["rope_parameters"], partial_rotary_factor=0.5,
+                             short_factor=[1.0, 1.5], long_factor=[2.0, 5.0])), {}),
     # Mixture of experts: 4 experts, 2 chosen per token.
     "mixtral": ("mixtral", "MixtralConfig", "MixtralForCausalLM", dict(
         vocab_size=97, hidden_size=48, num_attention_heads=6, num_key_value_heads=2, head_dim=8,
