@@ -16,6 +16,7 @@
 
 #include "test_data.hpp"
 #include "tiny_model.hpp"
+#include "helpers.hpp"
 
 namespace {
 
@@ -23,17 +24,6 @@ const char* families[] = {"gpt2", "gpt_neox", "llama", "qwen2", "mistral"};
 
 std::vector<xlens::token_id> prompt_tokens() { return {3, 17, 5, 40, 22, 9, 31, 2}; }
 
-double max_abs_diff(const xlens::activation& a, const xlens::activation& b) {
-    REQUIRE(a.size() == b.size());
-    double worst = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a.data()[i]) - b.data()[i]));
-    return worst;
-}
-
-std::string smollm2_path() {
-    const char* p = std::getenv("XLENS_MODEL_GGUF");
-    return p && *p ? p : "";
-}
 
 }  // namespace
 
@@ -54,10 +44,10 @@ TEST_CASE("logit lens grid: last row is the model's logits, rows are the lens of
         const std::size_t T = tokens.size(), V = c.d_vocab;
         auto [logits, cache] = xlens::run_with_cache(m, tokens);
         xlens::activation last = xt::view(r.logits, c.n_layers);
-        CHECK(max_abs_diff(last, logits) == 0.0);
+        CHECK(test::max_abs_diff(last, logits) == 0.0);
         xlens::activation lens1 = xlens::logit_lens(m, cache.at({xlens::hook_kind::resid_pre, 1}));
         xlens::activation row1 = xt::view(r.logits, 1);
-        CHECK(max_abs_diff(row1, lens1) < 1e-6);
+        CHECK(test::max_abs_diff(row1, lens1) < 1e-6);
         for (std::size_t l = 0; l <= c.n_layers; ++l)
             for (std::size_t t = 0; t < T; ++t) {
                 const auto& top = r.top[l][t];
@@ -77,9 +67,9 @@ TEST_CASE("logit lens grid: last row is the model's logits, rows are the lens of
         o.norm = xlens::lens_norm::frozen;
         auto frozen = xlens::logit_lens(m, tokens, o);
         xlens::activation frozen_last = xt::view(frozen.logits, c.n_layers);
-        CHECK(max_abs_diff(frozen_last, logits) == 0.0);
+        CHECK(test::max_abs_diff(frozen_last, logits) == 0.0);
         xlens::activation frozen0 = xt::view(frozen.logits, 0), recomputed0 = xt::view(r.logits, 0);
-        CHECK(max_abs_diff(frozen0, recomputed0) > 1e-3);
+        CHECK(test::max_abs_diff(frozen0, recomputed0) > 1e-3);
         auto j = xlens::to_json(r);
         CHECK(j["schema"] == "xlens.lens/1");
         CHECK(j["cells"].size() == c.n_layers + 1);
@@ -147,7 +137,7 @@ TEST_CASE("direct logit attribution: the parts sum to the logit on every family,
 }
 
 TEST_CASE("direct logit attribution on SmolLM2: the receipt sums to the logit") {
-    const std::string path = smollm2_path();
+    const std::string path = test::smollm2_path();
     if (path.empty()) {
         MESSAGE("skipped: XLENS_MODEL_GGUF is not set");
         return;
@@ -203,7 +193,7 @@ TEST_CASE("forward_from_layer: resuming at a block from its cached resid_pre and
         o.kv = &kv;
         xlens::activation out = xlens::forward_from_layer(m, resid, 1, o);
         xlens::activation expected = xt::view(final_resid, xt::range(3, 8));
-        CHECK(max_abs_diff(out, expected) < 1e-5);
+        CHECK(test::max_abs_diff(out, expected) < 1e-5);
         CHECK(kv.length() == 8);
         test::expect_error<xlens::input_error>([&] { xlens::forward_from_layer(m, resid, c.n_layers); }, 505, {"block"});
         xlens::activation wrong = xlens::activation::from_shape({2, c.d_model + 1});

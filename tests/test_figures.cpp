@@ -26,6 +26,7 @@
 #include <xlens/report/svg.hpp>
 
 #include "tiny_model.hpp"
+#include "helpers.hpp"
 
 namespace {
 
@@ -39,11 +40,6 @@ std::vector<std::string> tricky_texts() {
     return {"<b>", " &amp;", "\"q\"", "'s", "\n", "a\x01z", "caf\xE9", " ok"};
 }
 
-std::size_t count(const std::string& text, const std::string& part) {
-    std::size_t n = 0;
-    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-    return n;
-}
 
 /// The first way `svg` is not well-formed XML, or "" — a small check; the Python script parses the
 /// files with a real XML parser. Tags nest and close, attribute quotes pair up and enclose no '<',
@@ -69,7 +65,7 @@ std::string xml_problem(const std::string& svg) {
         i = end;
         if (tag.empty()) return "<>" + at;
         if (tag.front() == '?') continue;
-        if (tag.find('<') != std::string::npos || count(tag, "\"") % 2 != 0) return "<" + tag + ">" + at;
+        if (tag.find('<') != std::string::npos || test::count(tag, "\"") % 2 != 0) return "<" + tag + ">" + at;
         if (tag.front() == '/') {
             if (open.empty() || open.back() != tag.substr(1)) return "<" + tag + "> closes " + (open.empty() ? "nothing" : open.back()) + at;
             open.pop_back();
@@ -143,7 +139,7 @@ TEST_CASE("figures of empty results are still complete documents") {
                                    xlens::patching_svg(xlens::patching_result{})}) {
         check_well_formed(svg);
         check_finite(svg);
-        CHECK(count(svg, "class=\"cell\"") + count(svg, "class=\"bar") == 0);
+        CHECK(test::count(svg, "class=\"cell\"") + test::count(svg, "class=\"bar") == 0);
     }
 }
 
@@ -163,9 +159,9 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         check_well_formed(svg);
         check_finite(svg);
         check_escaped(svg);
-        CHECK(count(svg, "<rect class=\"cell\"") == (L + 1) * T);
-        CHECK(count(svg, "<title>") == (L + 1) * T + 1);  // one tooltip per cell, and the document's
-        CHECK(count(svg, "class=\"small rank\"") == (L + 1) * T);
+        CHECK(test::count(svg, "<rect class=\"cell\"") == (L + 1) * T);
+        CHECK(test::count(svg, "<title>") == (L + 1) * T + 1);  // one tooltip per cell, and the document's
+        CHECK(test::count(svg, "class=\"small rank\"") == (L + 1) * T);
         CHECK(svg.find("Logit lens, target #7") != std::string::npos);
 
         for (auto& row : r.top)  // NaN probabilities: grey cells, "n/a" in the tooltips
@@ -174,7 +170,7 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         const std::string broken = xlens::lens_svg(r);
         check_well_formed(broken);
         check_finite(broken);
-        CHECK(count(broken, "fill=\"#c8c8c8\"") == (L + 1) * T);
+        CHECK(test::count(broken, "fill=\"#c8c8c8\"") == (L + 1) * T);
     }
 
     SUBCASE("direct logit attribution with a versus token") {
@@ -188,12 +184,12 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         const std::string svg = xlens::attribution_svg(r, 6, tricky_texts(), "<b>", " &amp;");
         check_well_formed(svg);
         check_finite(svg);
-        CHECK(count(svg, "<rect class=\"bar\"") == 6);
-        CHECK(count(svg, "<rect class=\"bar other\"") == 1);
+        CHECK(test::count(svg, "<rect class=\"bar\"") == 6);
+        CHECK(test::count(svg, "<rect class=\"bar other\"") == 1);
         CHECK(svg.find("logit(&quot;&lt;b&gt;&quot;) − logit(&quot; &amp;amp;&quot;) at position 4 (&quot;↵&quot;)") !=
               std::string::npos);
         CHECK(svg.find("sum of all " + std::to_string(n) + " components = ") != std::string::npos);
-        CHECK(count(xlens::attribution_svg(r, n), "<rect class=\"bar") == n);  // all shown: no "other" bar
+        CHECK(test::count(xlens::attribution_svg(r, n), "<rect class=\"bar") == n);  // all shown: no "other" bar
 
         for (auto& part : r.components) part.value = 0;  // nothing to scale
         r.total = r.model_value = 0;
@@ -206,7 +202,7 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         std::string broken = xlens::attribution_svg(r, 3, {}, "", "");
         check_well_formed(broken);
         check_finite(broken);
-        CHECK(count(broken, "<rect class=\"bar") == 4);
+        CHECK(test::count(broken, "<rect class=\"bar") == 4);
     }
 
     SUBCASE("activation patching by layer and position, and by head and position") {
@@ -221,16 +217,16 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         check_well_formed(svg);
         check_finite(svg);
         check_escaped(svg);
-        CHECK(count(svg, "<rect class=\"cell\"") == L * T);
+        CHECK(test::count(svg, "<rect class=\"cell\"") == L * T);
         CHECK(svg.find("Activation patching: resid_pre, denoising") != std::string::npos);
-        CHECK(count(svg, "(prompts differ: clean #22, corrupted #44)") == L);
+        CHECK(test::count(svg, "(prompts differ: clean #22, corrupted #44)") == L);
 
         o.target = xlens::patch_target::head_by_position;
         auto heads = xlens::activation_patching(m, tokens, corrupted, o);
         svg = xlens::patching_svg(heads, tricky_texts());
         check_well_formed(svg);
         check_finite(svg);
-        CHECK(count(svg, "<rect class=\"cell\"") == L * H * T);
+        CHECK(test::count(svg, "<rect class=\"cell\"") == L * H * T);
         CHECK(svg.find(">L1H2</text>") != std::string::npos);
 
         o.layers = {1};  // some layers and heads: rows named by the ones patched
@@ -238,8 +234,8 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         auto some = xlens::activation_patching(m, tokens, corrupted, o);
         svg = xlens::patching_svg(some, tricky_texts());
         check_well_formed(svg);
-        CHECK(count(svg, "<rect class=\"cell\"") == 2 * T);
-        CHECK(count(svg, ">L1H0</text>") + count(svg, ">L1H2</text>") == 2);
+        CHECK(test::count(svg, "<rect class=\"cell\"") == 2 * T);
+        CHECK(test::count(svg, ">L1H0</text>") + test::count(svg, ">L1H2</text>") == 2);
         CHECK(svg.find(">L0H0</text>") == std::string::npos);
         o.layers.clear();
         o.heads.clear();
@@ -248,7 +244,7 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         auto by_head = xlens::activation_patching(m, tokens, corrupted, o);
         svg = xlens::patching_svg(by_head);
         check_well_formed(svg);
-        CHECK(count(svg, "<rect class=\"cell\"") == L * H);
+        CHECK(test::count(svg, "<rect class=\"cell\"") == L * H);
 
         r.values.fill(0);  // all zero: the scale still ends at 1
         svg = xlens::patching_svg(r, {"too", "few"});
@@ -261,7 +257,7 @@ TEST_CASE("figures from real results: one cell or bar per value, escaped token t
         svg = xlens::patching_svg(r);
         check_well_formed(svg);
         check_finite(svg);
-        CHECK(count(svg, "fill=\"#c8c8c8\"") == L * T);
+        CHECK(test::count(svg, "fill=\"#c8c8c8\"") == L * T);
     }
 }
 
@@ -313,15 +309,15 @@ TEST_CASE("heads_html: token text cannot end the data element, the report round-
     CHECK(page.find("</html>") != std::string::npos);
 
     // The page's own three script elements (error handler, data, program); the token texts add none.
-    CHECK(count(page, "<script") == 3);
-    CHECK(count(page, "</script") == 3);
-    CHECK(count(page, "<b>") == 0);
-    CHECK(count(page, "<!--") == 0);
+    CHECK(test::count(page, "<script") == 3);
+    CHECK(test::count(page, "</script") == 3);
+    CHECK(test::count(page, "<b>") == 0);
+    CHECK(test::count(page, "<!--") == 0);
 
     // The embedded JSON: from its opening tag to the next "</script>"; no '<', '>' or '&' inside, and
     // it parses back to the report exactly.
     const std::string open = R"(<script type="application/json" id="heads-data">)";
-    REQUIRE(count(page, open) == 1);
+    REQUIRE(test::count(page, open) == 1);
     const std::size_t begin = page.find(open) + open.size();
     const std::size_t end = page.find("</script>", begin);
     REQUIRE(end != std::string::npos);

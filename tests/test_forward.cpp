@@ -10,17 +10,12 @@
 #include <xlens/run/forward.hpp>
 
 #include "tiny_model.hpp"
+#include "helpers.hpp"
 
 namespace {
 
 const std::vector<xlens::token_id> tokens = {3, 17, 52, 0, 17, 9, 41, 3, 17, 52, 5};
 
-float max_abs_diff(const xlens::activation& a, const xlens::activation& b) {
-    REQUIRE(a.shape() == b.shape());
-    float m = 0.0f;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
-}
 
 }  // namespace
 
@@ -30,11 +25,11 @@ TEST_CASE("run_with_cache records every hook point of every family and does not 
         auto m = xlens::model::load(test::tiny_model(family));
         auto plain = xlens::run(m, tokens);
         auto [logits, cache] = xlens::run_with_cache(m, tokens);
-        CHECK(max_abs_diff(plain, logits) == 0.0f);
+        CHECK(test::max_abs_diff(plain, logits) == 0.0f);
         auto points = xlens::all_hook_points(m.config());
         CHECK(cache.size() == points.size());
         for (auto p : points) CHECK(cache.contains(p));
-        CHECK(max_abs_diff(cache["hook_logits"], logits) == 0.0f);
+        CHECK(test::max_abs_diff(cache["hook_logits"], logits) == 0.0f);
         const auto T = tokens.size();
         const auto& c = m.config();
         CHECK(cache["blocks.1.attn.hook_pattern"].shape() == std::vector<std::size_t>{c.attn.n_heads, T, T});
@@ -70,10 +65,10 @@ TEST_CASE("run_with_cache records every hook point of every family and does not 
         auto attn_out = cache["blocks.0.hook_attn_out"];
         const auto& ob = m.weights().layers[0].attn.o.b;
         if (!ob.empty()) attn_out -= xt::view(ob.view(), xt::newaxis(), xt::all());
-        CHECK(max_abs_diff(result_sum, attn_out) < 1e-5f);
+        CHECK(test::max_abs_diff(result_sum, attn_out) < 1e-5f);
         xlens::activation post = cache["blocks.0.hook_resid_pre"] + cache["blocks.0.hook_attn_out"] + cache["blocks.0.hook_mlp_out"];
-        CHECK(max_abs_diff(post, cache["blocks.0.hook_resid_post"]) < 1e-5f);
-        CHECK(max_abs_diff(cache["blocks.0.hook_resid_post"], cache["blocks.1.hook_resid_pre"]) == 0.0f);
+        CHECK(test::max_abs_diff(post, cache["blocks.0.hook_resid_post"]) < 1e-5f);
+        CHECK(test::max_abs_diff(cache["blocks.0.hook_resid_post"], cache["blocks.1.hook_resid_pre"]) == 0.0f);
     }
 }
 
@@ -127,7 +122,7 @@ TEST_CASE("hooks change a run, run in order, and are removed when their handle g
         o.cache = &cache;
         auto ablated = xlens::forward(m, tokens, o);
         CHECK(calls == 1);
-        CHECK(max_abs_diff(ablated, baseline) > 1e-3f);
+        CHECK(test::max_abs_diff(ablated, baseline) > 1e-3f);
         CHECK(xt::amax(xt::abs(cache["blocks.0.hook_attn_out"]))() == 0.0f);
         // The ablated run equals a run where resid_mid is replaced by resid_pre by hand.
         xlens::hook_set by_hand;
@@ -135,10 +130,10 @@ TEST_CASE("hooks change a run, run in order, and are removed when their handle g
         auto patch = by_hand.add("blocks.0.hook_resid_mid", [&](xlens::activation& a, xlens::hook_point) {
             a = clean["blocks.0.hook_resid_pre"];
         });
-        CHECK(max_abs_diff(xlens::run_with_hooks(m, tokens, by_hand), ablated) < 1e-5f);
+        CHECK(test::max_abs_diff(xlens::run_with_hooks(m, tokens, by_hand), ablated) < 1e-5f);
     }
     CHECK(hooks.size() == 0);
-    CHECK(max_abs_diff(xlens::run_with_hooks(m, tokens, hooks), baseline) == 0.0f);
+    CHECK(test::max_abs_diff(xlens::run_with_hooks(m, tokens, hooks), baseline) == 0.0f);
 }
 
 TEST_CASE("editing one head's z or result changes only through that head") {
@@ -154,7 +149,7 @@ TEST_CASE("editing one head's z or result changes only through that head") {
     o.cache = &after;
     xlens::forward(m, tokens, o);
     auto expected = xt::eval(cache["blocks.1.hook_attn_out"] - xt::view(cache["blocks.1.attn.hook_result"], xt::all(), 2, xt::all()));
-    CHECK(max_abs_diff(after["blocks.1.hook_attn_out"], expected) < 1e-5f);
+    CHECK(test::max_abs_diff(after["blocks.1.hook_attn_out"], expected) < 1e-5f);
 
     // The same edit made on hook_result instead of hook_z.
     xlens::hook_set on_result;
@@ -165,8 +160,8 @@ TEST_CASE("editing one head's z or result changes only through that head") {
     o.hooks = &on_result;
     o.cache = &after_result;
     xlens::forward(m, tokens, o);
-    CHECK(max_abs_diff(after_result["blocks.1.hook_attn_out"], expected) < 1e-5f);
-    CHECK(max_abs_diff(after_result["hook_logits"], after["hook_logits"]) < 1e-4f);
+    CHECK(test::max_abs_diff(after_result["blocks.1.hook_attn_out"], expected) < 1e-5f);
+    CHECK(test::max_abs_diff(after_result["hook_logits"], after["hook_logits"]) < 1e-4f);
 }
 
 TEST_CASE("a hook that changes an activation's shape is an error naming the hook") {
@@ -191,10 +186,10 @@ TEST_CASE("incremental decoding with a kv cache equals a full rerun") {
         const std::size_t prefix = 4;
         auto first = xlens::forward(m, std::vector<xlens::token_id>(tokens.begin(), tokens.begin() + prefix), o);
         CHECK(kv.length() == prefix);
-        float worst = max_abs_diff(first, xt::view(full, xt::range(0, prefix), xt::all()));
+        double worst = test::max_abs_diff(first, xt::view(full, xt::range(0, prefix), xt::all()));
         for (std::size_t t = prefix; t < tokens.size(); ++t) {
             auto step = xlens::forward(m, {tokens[t]}, o);
-            worst = std::max(worst, max_abs_diff(step, xt::view(full, xt::range(t, t + 1), xt::all())));
+            worst = std::max(worst, test::max_abs_diff(step, xt::view(full, xt::range(t, t + 1), xt::all())));
         }
         CHECK(kv.length() == tokens.size());
         CHECK(worst < 1e-4f);
@@ -236,7 +231,7 @@ TEST_CASE("one model serves several threads, each with its own cache and hooks")
             for (int rep = 0; rep < 5; ++rep) got[i] = xlens::run_with_cache(shared, prompts[i]).cache["blocks.1.hook_resid_post"];
         });
     for (auto& t : threads) t.join();
-    for (std::size_t i = 0; i < prompts.size(); ++i) CHECK(max_abs_diff(got[i], expected[i]) == 0.0f);
+    for (std::size_t i = 0; i < prompts.size(); ++i) CHECK(test::max_abs_diff(got[i], expected[i]) == 0.0f);
 }
 
 TEST_CASE("a cache saved as .npy files and as safetensors reads back identically") {
@@ -269,11 +264,11 @@ TEST_CASE("a reused activation cache keeps its memory and holds only the latest 
     xlens::run_with_cache(m, other, cache);
     CHECK(cache["blocks.0.attn.hook_pattern"].data() == pattern_memory);  // overwritten in place
     CHECK(cache.size() == fresh.cache.size());
-    for (const auto& name : fresh.cache.names()) CHECK(max_abs_diff(cache[name], fresh.cache[name]) == 0.0f);
+    for (const auto& name : fresh.cache.names()) CHECK(test::max_abs_diff(cache[name], fresh.cache[name]) == 0.0f);
     // A narrower filter on the same cache leaves no stale entries behind.
     xlens::run_with_cache(m, tokens, cache, xlens::hook_filter::suffix("hook_resid_post"));
     CHECK(cache.names() == std::vector<std::string>{"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"});
-    CHECK(max_abs_diff(cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, tokens).cache["blocks.1.hook_resid_post"]) == 0.0f);
+    CHECK(test::max_abs_diff(cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, tokens).cache["blocks.1.hook_resid_post"]) == 0.0f);
 }
 
 TEST_CASE("a new cache on the same thread reuses the arrays a destroyed one left, with correct values") {
@@ -287,8 +282,8 @@ TEST_CASE("a new cache on the same thread reuses the arrays a destroyed one left
     std::vector<xlens::token_id> other = {1, 1, 2, 3, 5, 8, 13, 21, 34, 3, 7};
     auto second = xlens::run_with_cache(m, other);
     CHECK(second.cache["hook_logits"].data() == logits_memory);  // the only array of that size
-    CHECK(max_abs_diff(second.cache["hook_logits"], second.logits) == 0.0f);
-    CHECK(max_abs_diff(second.cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, other).cache["blocks.1.hook_resid_post"]) == 0.0f);
+    CHECK(test::max_abs_diff(second.cache["hook_logits"], second.logits) == 0.0f);
+    CHECK(test::max_abs_diff(second.cache["blocks.1.hook_resid_post"], xlens::run_with_cache(m, other).cache["blocks.1.hook_resid_post"]) == 0.0f);
     xlens::release_activation_memory();
 }
 

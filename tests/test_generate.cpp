@@ -15,14 +15,10 @@
 
 #include "test_data.hpp"
 #include "tiny_model.hpp"
+#include "helpers.hpp"
 
 namespace {
 
-/// The SmolLM2 GGUF named by XLENS_MODEL_GGUF, or "" (the test then says it is skipped).
-std::string smollm2_path() {
-    const char* p = std::getenv("XLENS_MODEL_GGUF");
-    return p && *p ? p : "";
-}
 
 /// Greedy generation's step logits against one full run over prompt + generated tokens.
 float max_step_vs_rerun(const xlens::model& m, const std::vector<xlens::token_id>& prompt, std::size_t n) {
@@ -52,7 +48,7 @@ TEST_CASE("KV-cached generation gives the logits of a full re-run (within 1e-4)"
         auto m = xlens::model::load(test::tiny_model(family));
         CHECK(max_step_vs_rerun(m, {3, 1, 4, 1, 5}, 20) <= 1e-4f);
     }
-    if (auto path = smollm2_path(); !path.empty()) {
+    if (auto path = test::smollm2_path(); !path.empty()) {
         auto m = xlens::model::load(path);
         float worst = max_step_vs_rerun(m, {504, 414, 46682, 18669, 314, 281}, 16);
         MESSAGE("SmolLM2: max |step logits - re-run logits| = " << worst);
@@ -147,7 +143,7 @@ TEST_CASE("sampling: seeded, reproducible, filters as documented, bad options re
 }
 
 TEST_CASE("token probe on SmolLM2: distributions, argmax choice, last lens = output, attention rows") {
-    auto path = smollm2_path();
+    auto path = test::smollm2_path();
     if (path.empty()) {
         MESSAGE("XLENS_MODEL_GGUF not set: SmolLM2 probe test skipped");
         return;
@@ -230,7 +226,7 @@ TEST_CASE("token probe on SmolLM2: distributions, argmax choice, last lens = out
 }
 
 TEST_CASE("token probe: bad input") {
-    auto path = smollm2_path();
+    auto path = test::smollm2_path();
     if (path.empty()) return;
     auto m = xlens::model::load(path);
     auto tok = xlens::load_tokenizer(path);
@@ -260,7 +256,7 @@ TEST_CASE("token probe: bad input") {
 }
 
 TEST_CASE("chat template: ChatML rendered with the template's default system message; others refused") {
-    auto path = smollm2_path();
+    auto path = test::smollm2_path();
     if (path.empty()) return;
     auto tok = xlens::load_tokenizer(path);
     std::string p = xlens::apply_chat_template(tok, {{"user", "Hi"}});

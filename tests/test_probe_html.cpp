@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xlens/report/probe_html.hpp"
+#include "helpers.hpp"
 
 namespace {
 
@@ -37,15 +38,10 @@ json small_probe(const std::string& tricky) {
                            step(1, "generated", 9, tricky, nullptr, nullptr)}}};
 }
 
-std::size_t count(const std::string& text, const std::string& part) {
-    std::size_t n = 0;
-    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-    return n;
-}
 
 /// The text of the probe-data element: from its opening tag to the first "</script>" after it.
 std::string embedded_data(const std::string& page) {
-    REQUIRE(count(page, data_open) == 1);
+    REQUIRE(test::count(page, data_open) == 1);
     const std::size_t begin = page.find(data_open) + data_open.size();
     const std::size_t end = page.find("</script>", begin);
     REQUIRE(end != std::string::npos);
@@ -67,8 +63,8 @@ TEST_CASE("probe_html: token text cannot end the data element, and the data roun
         CHECK(json::parse(data) == probe);
         // The data adds no element: the page has as many script tags as one built from harmless text.
         const std::string plain = xlens::probe_html(small_probe("Paris"));
-        CHECK(count(page, "<script") == count(plain, "<script"));
-        CHECK(count(page, "</script>") == count(plain, "</script>"));
+        CHECK(test::count(page, "<script") == test::count(plain, "<script"));
+        CHECK(test::count(page, "</script>") == test::count(plain, "</script>"));
     }
 }
 

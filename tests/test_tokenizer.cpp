@@ -24,6 +24,7 @@
 #include "xlens/text/tokenizer.hpp"
 #include "xlens/text/tokenizer_files.hpp"
 #include "xlens/text/utf8.hpp"
+#include "helpers.hpp"
 
 namespace doctest {
 /// Failed CHECKs on token ids and word lists print the vectors.
@@ -49,17 +50,11 @@ using ids = std::vector<token_id>;
 using words = std::vector<std::string>;
 using namespace xlens::text;
 
-/// UTF-8 of the code points in `s` (written as U"..." so the tests do not depend on the source encoding).
-std::string utf8(std::u32string_view s) {
-    std::string out;
-    for (char32_t c : s) append_utf8(out, c);
-    return out;
-}
 
 /// UTF-8 of each element of `list`.
 words utf8s(std::initializer_list<std::u32string_view> list) {
     words out;
-    for (auto s : list) out.push_back(utf8(s));
+    for (auto s : list) out.push_back(test::utf8(s));
     return out;
 }
 
@@ -121,7 +116,7 @@ nlohmann::json added_token_json(int id, const std::string& content, bool special
 nlohmann::json tiny_tokenizer_json() {
     const auto alphabet = gpt2_bytes_to_unicode();
     nlohmann::json vocab = nlohmann::json::object();
-    for (int b = 0; b < 256; ++b) vocab[utf8(std::u32string(1, alphabet[b]))] = b;
+    for (int b = 0; b < 256; ++b) vocab[test::utf8(std::u32string(1, alphabet[b]))] = b;
     nlohmann::json merges = nlohmann::json::array();
     for (const auto& [l, r] : tiny_merges) {
         vocab[l + r] = vocab.size();
@@ -280,8 +275,8 @@ TEST_CASE("pre_tokenizer: byte_alphabet is GPT-2's bytes_to_unicode and round-tr
     CHECK(a.spell(static_cast<unsigned char>(0x20)) == "\xC4\xA0");  // 'Ġ' U+0120
     CHECK(a.spell(static_cast<unsigned char>(0x0A)) == "\xC4\x8A");  // 'Ċ' U+010A
     CHECK(a.spell(static_cast<unsigned char>('A')) == "A");
-    CHECK(a.spell(static_cast<unsigned char>(0xAD)) == utf8(U"\u0143"));  // the last one assigned
-    CHECK(a.spell(std::string_view("a b\n")) == utf8(U"a\u0120b\u010A"));
+    CHECK(a.spell(static_cast<unsigned char>(0xAD)) == test::utf8(U"\u0143"));  // the last one assigned
+    CHECK(a.spell(std::string_view("a b\n")) == test::utf8(U"a\u0120b\u010A"));
     CHECK(a.byte_of(U'\u0120') == 0x20);
     CHECK(a.byte_of(U'\u0144') == -1);
     CHECK(a.byte_of(U'\u20AC') == -1);
@@ -291,7 +286,7 @@ TEST_CASE("pre_tokenizer: byte_alphabet is GPT-2's bytes_to_unicode and round-tr
     std::set<std::string> seen;
     for (int b = 0; b < 256; ++b) {
         const std::string& s = a.spell(static_cast<unsigned char>(b));
-        CHECK_MESSAGE(s == utf8(std::u32string(1, reference[b])), "byte " << b);
+        CHECK_MESSAGE(s == test::utf8(std::u32string(1, reference[b])), "byte " << b);
         std::size_t i = 0;
         const char32_t c = next_code_point(s, i);
         CHECK(i == s.size());
@@ -312,10 +307,10 @@ TEST_CASE("pre_tokenizer: GPT-2's pattern inside ByteLevel splits as HF ByteLeve
         gpt2.split(text, out);
         return out;
     };
-    CHECK(split(utf8(U"I'm   fine\u180E.")) == utf8s({U"I", U"'m", U"\u0120\u0120", U"\u0120fine", U"\u00E1\u0142\u0130."}));
+    CHECK(split(test::utf8(U"I'm   fine\u180E.")) == utf8s({U"I", U"'m", U"\u0120\u0120", U"\u0120fine", U"\u00E1\u0142\u0130."}));
     CHECK(split("Hello  world\n\n  x") ==
           utf8s({U"Hello", U"\u0120", U"\u0120world", U"\u010A\u010A\u0120", U"\u0120x"}));
-    CHECK(split(utf8(U"don't 123 \u00FCn\u00EF")) ==
+    CHECK(split(test::utf8(U"don't 123 \u00FCn\u00EF")) ==
           utf8s({U"don", U"'t", U"\u0120123", U"\u0120\u00C3\u00BCn\u00C3\u00AF"}));
 
     // Expected: HF, pre_tokenizers.Sequence([Digits(individual_digits=True),

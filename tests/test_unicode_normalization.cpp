@@ -11,21 +11,16 @@
 
 #include "xlens/text/unicode_normalization.hpp"
 #include "xlens/text/utf8.hpp"
+#include "helpers.hpp"
 
 namespace {
 
 using xlens::text::nfc;
-namespace detail = xlens::text::detail;
+namespace ucd = xlens::text::detail;  // (not "detail": test_tokenizer.cpp, in the same unity unit, uses xlens::text)
 
-/// UTF-8 of the code points in `s` (written as U"..." so the tests do not depend on the source encoding).
-std::string utf8(std::u32string_view s) {
-    std::string out;
-    for (char32_t c : s) xlens::text::append_utf8(out, c);
-    return out;
-}
 
 /// nfc of the code points `in`, compared in UTF-8 with `want`.
-void check_nfc(std::u32string_view in, std::u32string_view want) { CHECK(nfc(utf8(in)) == utf8(want)); }
+void check_nfc(std::u32string_view in, std::u32string_view want) { CHECK(nfc(test::utf8(in)) == test::utf8(want)); }
 
 }  // namespace
 
@@ -41,10 +36,10 @@ TEST_CASE("nfc: ASCII and empty text are returned unchanged") {
 }
 
 TEST_CASE("nfc: text already in NFC is unchanged") {
-    const std::string text = utf8(U"Gr\u00F6\u00DFe caf\u00E9 \u65E5\u672C\u8A9E \uD55C\uAD6D\uC5B4 "
+    const std::string text = test::utf8(U"Gr\u00F6\u00DFe caf\u00E9 \u65E5\u672C\u8A9E \uD55C\uAD6D\uC5B4 "
                                   U"\u0395\u03BB\u03BB\u03B7\u03BD\u03B9\u03BA\u03AC \u0939\u093F\u0928\u094D\u0926\u0940 "
                                   U"\U0001F600 \u1EAD\u0301 \u00E1\u0301");
-    CHECK(nfc(utf8(U"\u1EAD")) == utf8(U"\u1EAD"));
+    CHECK(nfc(test::utf8(U"\u1EAD")) == test::utf8(U"\u1EAD"));
     CHECK(nfc(text) == text);
     check_nfc(U"\u00E9\u00C5\uAC01 ok", U"\u00E9\u00C5\uAC01 ok");
 }
@@ -124,20 +119,20 @@ TEST_CASE("nfc: ill-formed UTF-8 is read as U+FFFD, never past the end") {
 }
 
 TEST_CASE("unicode tables: sorted and disjoint, as the binary searches assume") {
-    for (std::size_t i = 1; i < std::size(detail::ccc_ranges); ++i)
-        CHECK(detail::ccc_ranges[i - 1].last < detail::ccc_ranges[i].first);
-    for (std::size_t i = 1; i < std::size(detail::unstable_ranges); ++i)
-        CHECK(detail::unstable_ranges[i - 1].last + 1 < detail::unstable_ranges[i].first);
-    for (std::size_t i = 1; i < std::size(detail::decompositions); ++i)
-        CHECK(detail::decompositions[i - 1].code_point < detail::decompositions[i].code_point);
-    for (std::size_t i = 1; i < std::size(detail::compositions); ++i) {
-        const auto& a = detail::compositions[i - 1];
-        const auto& b = detail::compositions[i];
+    for (std::size_t i = 1; i < std::size(ucd::ccc_ranges); ++i)
+        CHECK(ucd::ccc_ranges[i - 1].last < ucd::ccc_ranges[i].first);
+    for (std::size_t i = 1; i < std::size(ucd::unstable_ranges); ++i)
+        CHECK(ucd::unstable_ranges[i - 1].last + 1 < ucd::unstable_ranges[i].first);
+    for (std::size_t i = 1; i < std::size(ucd::decompositions); ++i)
+        CHECK(ucd::decompositions[i - 1].code_point < ucd::decompositions[i].code_point);
+    for (std::size_t i = 1; i < std::size(ucd::compositions); ++i) {
+        const auto& a = ucd::compositions[i - 1];
+        const auto& b = ucd::compositions[i];
         CHECK((a.first < b.first || (a.first == b.first && a.second < b.second)));
     }
-    const auto& last = detail::decompositions[std::size(detail::decompositions) - 1];
-    CHECK(last.offset + last.length == std::size(detail::decomposition_data));
-    CHECK(detail::combining_class(U'\u0301') == 230);
-    CHECK(detail::combining_class(U'a') == 0);
-    CHECK(std::string_view(detail::unicode_version).size() > 0);
+    const auto& last = ucd::decompositions[std::size(ucd::decompositions) - 1];
+    CHECK(last.offset + last.length == std::size(ucd::decomposition_data));
+    CHECK(ucd::combining_class(U'\u0301') == 230);
+    CHECK(ucd::combining_class(U'a') == 0);
+    CHECK(std::string_view(ucd::unicode_version).size() > 0);
 }
