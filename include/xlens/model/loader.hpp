@@ -198,15 +198,11 @@ private:
         if (qkv_ == qkv_layout::fused_per_head && KV != H)
             throw config_error(307, st_.source + ": q/k/v interleaved per head with grouped-query attention is not supported");
         const std::size_t widths[3] = {H * dh, KV * dh, KV * dh};
-        // Source row (output feature) of output `i` of projection `part` (0 q, 1 k, 2 v).
-        auto source_feature = [&](std::size_t part, std::size_t i) {
-            if (qkv_ == qkv_layout::fused_blocks) return (part == 0 ? 0 : H * dh + (part - 1) * KV * dh) + i;
-            return (i / dh) * 3 * dh + part * dh + i % dh;  // fused_per_head
-        };
+        auto source_feature = [&](std::size_t part, std::size_t i) { return fused_qkv_row(qkv_, H, KV, dh, part, i); };
         linear_weight* parts[3] = {&a.q, &a.k, &a.v};
-        split_fused_rows(role::qkv_w, c.attn.qkv_bias ? role::qkv_b : std::optional<role>{}, L, widths, parts, source_feature);
+        const char* how = split_fused_rows(role::qkv_w, c.attn.qkv_bias ? role::qkv_b : std::optional<role>{}, L, widths, parts, source_feature);
         if (L == 0) note(std::string("fused q/k/v (") + (qkv_ == qkv_layout::fused_blocks ? "[q|k|v] blocks" : "interleaved per head") +
-                         ") split into separate projections (" + split_how_ + ")");
+                         ") split into separate projections (" + how + ")");
     }
 
     /// Phi-3's gate_up_proj: rows [gate | up], each d_mlp long.
@@ -214,16 +210,16 @@ private:
         const std::size_t n = st_.config.mlp.d_mlp;
         const std::size_t widths[2] = {n, n};
         linear_weight* parts[2] = {&m.gate, &m.in};
-        split_fused_rows(role::mlp_gate_up_w, std::nullopt, L, widths, parts,
-                         [n](std::size_t part, std::size_t i) { return part * n + i; });
-        if (L == 0) note("fused [gate | up] split into the gate and up projections (" + split_how_ + ")");
+        const char* how = split_fused_rows(role::mlp_gate_up_w, std::nullopt, L, widths, parts,
+                                           [n](std::size_t part, std::size_t i) { return part * n + i; });
+        if (L == 0) note(std::string("fused [gate | up] split into the gate and up projections (") + how + ")");
     }
 
     /// Splits the fused matrix playing `w_role` (and its bias) into N projections of `widths[p]`
     /// outputs, output i of part p being feature source_feature(p, i) of the fused tensor. A matrix
-    /// kept stored is read in place through a row order; a float32 one is copied.
+    /// kept stored is read in place through a row order; a float32 one is copied. Returns which, for the load notes.
     template <std::size_t N, class Source>
-    void split_fused_rows(role w_role, std::optional<role> b_role, std::size_t L, const std::size_t (&widths)[N],
+    const char* split_fused_rows(role w_role, std::optional<role> b_role, std::size_t L, const std::size_t (&widths)[N],
                           linear_weight* (&parts)[N], Source source_feature) {
         const std::size_t d = st_.config.d_model;
         std::size_t width = 0;
@@ -231,7 +227,6 @@ private:
         const bool by_out = in_by_out_;
         weight w = required(w_role, L, by_out ? std::vector<std::size_t>{d, width} : std::vector<std::size_t>{width, d}, !by_out);
         weight b = b_role ? required(*b_role, L, {width}) : weight{};
-        split_how_ = w.in_float32() ? "copies; values unchanged" : "read in place through row orders";
         for (std::size_t part = 0; part < N; ++part) {
             const std::size_t n = widths[part];
             auto& out = *parts[part];
@@ -260,6 +255,7 @@ private:
             out.in_by_out = by_out;
             out.w = {pw, by_out ? std::vector<std::size_t>{d, n} : std::vector<std::size_t>{n, d}};
         }
+        return w.in_float32() ? "copies; values unchanged" : "read in place through row orders";
     }
 
     /// Row r of head h in llama.cpp's order holds HF row (r % 2)·dh/2 + r/2; put rows back in HF order:
@@ -315,7 +311,6 @@ private:
 
     model::state& st_;
     const family& fam_;
-    std::string split_how_;  // how the last fused matrix was split, for the load notes
     const std::vector<std::pair<role, const char*>>& table_;
     bool gguf_;
     bool dequantize_all_;
