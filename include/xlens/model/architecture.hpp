@@ -32,6 +32,13 @@ enum class qkv_layout {
     fused_per_head,   // one tensor, output rows grouped per head as [head][q, k, v][d_head] (GPT-NeoX)
 };
 
+/// The row (output feature) of a fused q/k/v tensor that holds output `i` of projection `part`
+/// (0 q, 1 k, 2 v): [q | k | v] blocks, k and v n_kv_heads wide, or GPT-NeoX's [head][q, k, v][d_head].
+inline std::size_t fused_qkv_row(qkv_layout layout, std::size_t H, std::size_t KV, std::size_t dh, std::size_t part, std::size_t i) {
+    if (layout == qkv_layout::fused_blocks) return (part == 0 ? 0 : (H + (part - 1) * KV) * dh) + i;
+    return (i / dh) * 3 * dh + part * dh + i % dh;  // fused_per_head (n_kv_heads = n_heads)
+}
+
 /// Which config.json key holds each model_config field, in the order tried (HF renamed some keys
 /// over the years). An empty list means the family has no such key and `default` applies.
 struct config_key {

@@ -185,13 +185,11 @@ inline std::vector<placement> placements(role r, std::size_t layer, const layout
         case role::v_b: return {one(r, KV * dh, 1, 0, KV, dh, head_rows(false))};
         case role::o_w: return {by_out ? one(r, H * dh, d, 0, H, dh, head_rows(false)) : one(r, d, H * dh, 1, H, dh, head_rows(false))};
         case role::qkv_w: case role::qkv_b: {
-            // Source feature of feature k of head h of part p (0 q, 1 k, 2 v). [q | k | v] blocks have
-            // k and v n_kv_heads wide (Phi-3); the per-head interleave exists only with n_kv_heads = n_heads.
-            const bool blocks = f.qkv == qkv_layout::fused_blocks;
+            // Source feature of feature k of head h of part p (0 q, 1 k, 2 v), by the loader's rule.
+            const qkv_layout layout = f.qkv;
             const std::uint64_t width = (H + 2 * KV) * dh;
             auto fused = [=](std::uint64_t part) {
-                const std::uint64_t offset = part == 0 ? 0 : (H + (part - 1) * KV) * dh;
-                return [=](std::uint64_t h, std::uint64_t k) { return blocks ? offset + h * dh + k : h * 3 * dh + part * dh + k; };
+                return [=](std::uint64_t h, std::uint64_t k) { return fused_qkv_row(layout, H, KV, dh, part, h * dh + k); };
             };
             const bool bias = r == role::qkv_b;
             const role parts[3] = {bias ? role::q_b : role::q_w, bias ? role::k_b : role::k_w, bias ? role::v_b : role::v_w};
