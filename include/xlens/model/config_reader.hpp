@@ -121,14 +121,23 @@ inline void read_rope_object(const nlohmann::json& s, rotary_config& r, const st
     factors("long_factor", r.long_frequency_factors);
 }
 
+/// The rope scaling object: transformers 4's rope_scaling when the key is there, else 5's
+/// rope_parameters; nullptr when neither is an object. `where` receives the key's name.
+inline const nlohmann::json* rope_scaling_object(const nlohmann::json& j, const char*& where) {
+    where = "rope_scaling";
+    const nlohmann::json* s = find_key(j, where);
+    if (!s) s = find_key(j, where = "rope_parameters");
+    return s && s->is_object() ? s : nullptr;
+}
+
 /// LongRoPE's defaults as transformers derives them: the pretraining length from the rope object or
 /// the top-level `original_max_position_embeddings` (Phi-3), factor = n_ctx / that length, and
 /// attention_factor = √(1 + ln factor / ln length) unless given.
 inline void finish_longrope(const nlohmann::json& j, rotary_config& r, std::size_t n_ctx, const std::string& path) {
     if (r.scaling != "longrope") return;
-    const nlohmann::json* s = find_key(j, "rope_scaling");
-    if (!s || !s->is_object()) s = find_key(j, "rope_parameters");
-    auto in_rope = [&](const char* key) { return s && s->is_object() && s->contains(key) && !s->at(key).is_null(); };
+    const char* where = nullptr;
+    const nlohmann::json* s = rope_scaling_object(j, where);  // the object read_rope_scaling read
+    auto in_rope = [&](const char* key) { return s && s->contains(key) && !s->at(key).is_null(); };
     if (!in_rope("original_max_position_embeddings")) {
         const nlohmann::json* top = find_key(j, "original_max_position_embeddings");
         r.original_max_positions = top && top->is_number() ? top->get<double>() : static_cast<double>(n_ctx);
@@ -147,10 +156,9 @@ inline void finish_longrope(const nlohmann::json& j, rotary_config& r, std::size
 
 /// Rope scaling from transformers 5's rope_parameters or transformers 4's rope_scaling.
 inline void read_rope_scaling(const nlohmann::json& j, rotary_config& r, const std::string& path) {
-    const char* where = "rope_scaling";
-    const nlohmann::json* s = find_key(j, where);
-    if (!s) s = find_key(j, where = "rope_parameters");
-    if (!s || !s->is_object()) return;
+    const char* where = nullptr;
+    const nlohmann::json* s = rope_scaling_object(j, where);
+    if (!s) return;
     const double theta = r.theta;  // read from its own key list, which knows the legacy names
     read_rope_object(*s, r, where, path);
     r.theta = theta;
