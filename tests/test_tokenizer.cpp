@@ -489,9 +489,9 @@ TEST_CASE("tokenizer files: unsupported parts are config_error 314 naming them")
     wordpiece["model"] = {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"vocab", {{"[UNK]", 0}, {"a", 1}}}};
     expect_bad_tokenizer_json<xlens::config_error>(wordpiece, 314, {"WordPiece"});
 
-    nlohmann::json metaspace = tiny_tokenizer_json();
+    nlohmann::json metaspace = tiny_tokenizer_json();  // SentencePiece style (test_sentencepiece.cpp), but no byte fallback
     metaspace["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "always"}};
-    expect_bad_tokenizer_json<xlens::config_error>(metaspace, 314, {"Metaspace"});
+    expect_bad_tokenizer_json<xlens::config_error>(metaspace, 314, {"without ByteLevel in a model without byte_fallback"});
 
     nlohmann::json nested = tiny_tokenizer_json();
     nested["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Whitespace"}}}}};
@@ -513,9 +513,9 @@ TEST_CASE("tokenizer files: unsupported parts are config_error 314 naming them")
     nlohmann::json fractional = tiny_tokenizer_json();
     fractional["model"]["vocab"]["Q"] = 1e20;
     expect_bad_tokenizer_json<xlens::config_error>(fractional, 313, {"not an integer"});
-    nlohmann::json no_bytes = tiny_tokenizer_json();  // without ByteLevel, unknown characters would vanish
+    nlohmann::json no_bytes = tiny_tokenizer_json();  // without ByteLevel or byte fallback, unknown characters would vanish
     no_bytes["pre_tokenizer"] = {{"type", "Digits"}, {"individual_digits", true}};
-    expect_bad_tokenizer_json<xlens::config_error>(no_bytes, 314, {"without ByteLevel"});
+    expect_bad_tokenizer_json<xlens::config_error>(no_bytes, 314, {"without ByteLevel in a model without byte_fallback"});
     nlohmann::json decoder = tiny_tokenizer_json();
     decoder["decoder"] = {{"type", "WordPiece"}};
     expect_bad_tokenizer_json<xlens::config_error>(decoder, 314, {"decoder 'WordPiece'"});
@@ -523,13 +523,10 @@ TEST_CASE("tokenizer files: unsupported parts are config_error 314 naming them")
     one_byte["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", "a\\C"}}},
                                   {"behavior", "Isolated"}, {"invert", false}}, {{"type", "ByteLevel"}, {"use_regex", false}}}}};
     expect_bad_tokenizer_json<xlens::config_error>(one_byte, 311, {"a\\C"});
-    nlohmann::json fallback = tiny_tokenizer_json();  // would tokenize unknown characters differently
+    nlohmann::json fallback = tiny_tokenizer_json();  // SentencePiece's decoder on a byte-level pre-tokenizer
     fallback["model"]["byte_fallback"] = true;
-    expect_bad_tokenizer_json<xlens::config_error>(fallback, 314, {"byte_fallback"});
-    nlohmann::json fuse = tiny_tokenizer_json();
-    fuse["model"]["fuse_unk"] = true;
-    fuse["model"]["unk_token"] = "a";
-    expect_bad_tokenizer_json<xlens::config_error>(fuse, 314, {"fuse_unk"});
+    fallback["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
+    expect_bad_tokenizer_json<xlens::config_error>(fallback, 314, {"decoder 'Sequence'"});
 
     nlohmann::json processor = tiny_tokenizer_json();
     processor["post_processor"] = {{"type", "BertProcessing"}};

@@ -35,7 +35,7 @@ venv=$cache/venv
 # benchmarks/compare_patching.py; jsonschema checks rules.json against docs/rules.schema.json; conan
 # runs `conan create` of the recipe (tests/packaging/conan_create.sh). torch
 # stays pinned in the same install so nothing can move it.
-python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens jsonschema conan)
+python_packages=(torch==2.13.0 transformers accelerate safetensors gguf numpy transformer-lens jsonschema conan sentencepiece protobuf)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating the reference-oracle venv in $venv"
   python3 -m venv "$venv"

@@ -10,6 +10,16 @@ OUTDIR/gpt2/      a byte-level BPE trained on the corpus with GPT-2's pre-tokeni
 OUTDIR/llama3/    Llama 3's pipeline: Split(Llama-3 regex) + ByteLevel(no regex), ignore_merges,
                   a TemplateProcessing that adds <|begin_of_text|>, and lstrip/rstrip added tokens.
 OUTDIR/qwen2/     Qwen2's pipeline: NFC, Split(Qwen2 regex) + ByteLevel(no regex), ChatML specials.
+OUTDIR/spm_*      SentencePiece: a BPE model with byte fallback trained by `sentencepiece` on the corpus
+                  (as Llama 2's: identity normalisation, dummy prefix, split digits), written as
+                  tokenizer.json the way transformers' converters write them (their components and
+                  its generate_merges): spm_llama2 (LlamaConverter, legacy: Prepend + Replace),
+                  spm_metaspace (LlamaConverter, not legacy: Metaspace prepend_scheme "first"),
+                  spm_gemma (GemmaConverter: Replace, Split(" "), no prefix); and spm_llama2.gguf,
+                  the same pieces and scores as GGUF tokenizer metadata ("llama", as llama.cpp's
+                  converter writes them), whose reference is spm_llama2/tokenizer.json; spm_llama2 also
+                  keeps tokenizer.model, and sentencepiece's own encoding is checked to equal the
+                  tokenizer.json's on the whole corpus before anything is written.
 --tiny-model DIR  also copies the gpt2 tokenizer into DIR (a tiny GPT-2 whose vocabulary fits it).
 """
 import argparse
@@ -87,6 +97,76 @@ def trained(docs, outdir, name, pre, specials, vocab_size, normalizer=None, igno
     return tok
 
 
+SPM_SPACE = "\u2581"
+
+
+def sentencepiece_tokenizers(docs, train, outdir):
+    import io
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2
+    from transformers.convert_slow_tokenizer import generate_merges
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter([d for d in train if d.strip()]), model_writer=model,
+                                   vocab_size=4000, model_type="bpe", character_coverage=0.98, byte_fallback=True,
+                                   split_digits=True, normalization_rule_name="identity", remove_extra_whitespaces=False,
+                                   add_dummy_prefix=True, allow_whitespace_only_pieces=True, max_sentence_length=1 << 20,
+                                   num_threads=1, minloglevel=2)
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.getvalue())
+    pieces = [(p.piece, p.score, p.type) for p in proto.pieces]  # type: 1 normal, 2 unknown, 3 control, 6 byte
+    vocab = {piece: i for i, (piece, _, _) in enumerate(pieces)}
+    merges = generate_merges(vocab, {piece: score for piece, score, _ in pieces})
+    specials = [AddedToken(piece, special=True, normalized=False) for piece, _, kind in pieces if kind in (2, 3)]
+
+    def build(normalizer, pre, decoder):
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+        if normalizer is not None:
+            tok.normalizer = normalizer
+        if pre is not None:
+            tok.pre_tokenizer = pre
+        tok.decoder = decoder
+        tok.add_special_tokens(specials)
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                           special_tokens=[("<s>", vocab["<s>"])])
+        return tok
+
+    def llama_decoder(strip):
+        steps = [decoders.Replace(SPM_SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
+        return decoders.Sequence(steps + ([decoders.Strip(" ", 1, 0)] if strip else []))
+
+    config = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    llama2 = build(normalizers.Sequence([normalizers.Prepend(SPM_SPACE), normalizers.Replace(" ", SPM_SPACE)]), None,
+                   llama_decoder(True))
+    reference = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    differ = [i for i, d in enumerate(docs) if reference.encode(d) != llama2.encode(d, add_special_tokens=False).ids]
+    if differ:
+        raise SystemExit(f"make_tokenizers: sentencepiece and the converted tokenizer.json differ on documents {differ[:10]}")
+    d = save(llama2, outdir, "spm_llama2", config)
+    with open(os.path.join(d, "tokenizer.model"), "wb") as f:
+        f.write(model.getvalue())
+    save(build(None, pre_tokenizers.Metaspace(replacement=SPM_SPACE, prepend_scheme="first", split=False),
+               llama_decoder(True)), outdir, "spm_metaspace", config)
+    save(build(normalizers.Replace(" ", SPM_SPACE), pre_tokenizers.Split(" ", "merged_with_previous"), llama_decoder(False)),
+         outdir, "spm_gemma", config)
+
+    import gguf
+    writer = gguf.GGUFWriter(os.path.join(outdir, "spm_llama2.gguf"), "llama")
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list([piece for piece, _, _ in pieces])
+    writer.add_token_scores([score for _, score, _ in pieces])
+    writer.add_token_types([kind for _, _, kind in pieces])
+    writer.add_bos_token_id(vocab["<s>"])
+    writer.add_eos_token_id(vocab["</s>"])
+    writer.add_unk_token_id(vocab["<unk>"])
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    writer.add_add_space_prefix(True)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
@@ -126,7 +206,8 @@ def main(argv=None):
                     [AddedToken(t, special=True, normalized=False) for t in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]],
                     3000, normalizer=normalizers.NFC())
     save(qwen2, args.outdir, "qwen2", {"eos_token": "<|im_end|>", "chat_template": CHATML})
-    print(f"make_tokenizers: smollm2, gpt2, llama3, qwen2 -> {args.outdir}")
+    sentencepiece_tokenizers(docs, train, args.outdir)
+    print(f"make_tokenizers: smollm2, gpt2, llama3, qwen2, spm_llama2 (+ .gguf), spm_metaspace, spm_gemma -> {args.outdir}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 //   SmolLM2      Digits(individual) then ByteLevel              (llama.cpp's "smollm", "starcoder")
 //   Llama 3      Split('pattern_llama3') then ByteLevel(no regex)   (llama.cpp's "llama-bpe")
 //   Qwen2        Split('pattern_qwen2') then ByteLevel(no regex), after NFC normalisation
+//   SentencePiece models (Llama 2, Mistral, Phi-3) as transformers converts them without "legacy":
+//                Metaspace: spaces spelled "▁", one "▁" put in front of the text's first piece
+//                (prepend_scheme "first"; "always": of every piece), no split (split: false)
 #pragma once
 
 #include <array>
@@ -33,13 +36,19 @@ inline constexpr std::string_view pattern_qwen2 =
 /// What happens to the parts a pattern matches (HF's SplitDelimiterBehavior).
 enum class split_behavior { isolated, removed, merged_with_previous, merged_with_next, contiguous };
 
+/// When a Metaspace step puts its replacement in front of a piece that does not start with one.
+enum class prepend_scheme { always, first, never };  // first: only the piece at the start of the input
+
 /// One step of a pre-tokenizer.
 struct pre_tokenizer_step {
-    enum class kind { split, digits, byte_level } type = kind::split;
+    enum class kind { split, digits, byte_level, metaspace } type = kind::split;
     std::shared_ptr<const regex> pattern;              // split; byte_level when use_regex
     split_behavior behavior = split_behavior::isolated;  // split
     bool invert = false;                               // split: the pattern matches the pieces, not the delimiters
     bool add_prefix_space = false;                     // byte_level: prepend ' ' to a piece not starting with one
+    std::string replacement;                           // metaspace: what a space is spelled as ("▁")
+    prepend_scheme prepend = prepend_scheme::always;   // metaspace
+    bool split_on_replacement = false;                 // metaspace: then split before each replacement
 };
 
 /// A whole pre-tokenizer: its steps and whether words end up in the byte alphabet.
@@ -48,7 +57,9 @@ struct pre_tokenizer {
     bool byte_level = false;
 
     /// Splits valid UTF-8 `text` into words (in the byte alphabet if byte_level), appended to `words`.
-    void split(std::string_view text, std::vector<std::string>& words) const;
+    /// `at_input_start`: `text` begins the whole input (no added token before it), which is what a
+    /// Metaspace step with prepend_scheme::first asks.
+    void split(std::string_view text, std::vector<std::string>& words, bool at_input_start = true) const;
 
     /// A Split step on `pattern` (isolated, not inverted).
     static pre_tokenizer_step split_on(std::string_view pattern, split_behavior b = split_behavior::isolated) {
@@ -62,6 +73,16 @@ struct pre_tokenizer {
     static pre_tokenizer_step digits(bool individual) {
         pre_tokenizer_step s = split_on(individual ? R"(\p{N})" : R"(\p{N}+)");
         s.type = pre_tokenizer_step::kind::digits;
+        return s;
+    }
+    /// Metaspace: spaces become `replacement`, which `scheme` may put in front; optionally a split
+    /// before each replacement (HF's MergedWithNext).
+    static pre_tokenizer_step metaspace(std::string replacement, prepend_scheme scheme, bool split) {
+        pre_tokenizer_step s;
+        s.type = pre_tokenizer_step::kind::metaspace;
+        s.replacement = std::move(replacement);
+        s.prepend = scheme;
+        s.split_on_replacement = split;
         return s;
     }
     /// ByteLevel: optionally GPT-2's split, then the byte alphabet.
@@ -155,11 +176,42 @@ inline void split_piece(std::string_view piece, const std::vector<std::pair<std:
 
 }  // namespace detail
 
-inline void pre_tokenizer::split(std::string_view text, std::vector<std::string>& words) const {
+namespace detail {
+
+/// A Metaspace step on one piece: spaces spelled as the replacement, which may go in front; split
+/// before each replacement if asked.
+inline void metaspace_piece(std::string piece, const pre_tokenizer_step& step, bool at_input_start,
+                            std::vector<std::string>& out) {
+    std::string spelled;
+    for (char c : piece) {
+        if (c == ' ') spelled += step.replacement;
+        else spelled += c;
+    }
+    const bool prepend = step.prepend == prepend_scheme::always || (step.prepend == prepend_scheme::first && at_input_start);
+    if (prepend && spelled.compare(0, step.replacement.size(), step.replacement) != 0) spelled.insert(0, step.replacement);
+    if (!step.split_on_replacement) {
+        if (!spelled.empty()) out.push_back(std::move(spelled));
+        return;
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> matches;
+    for (std::size_t at = 0; (at = spelled.find(step.replacement, at)) != std::string::npos; at += step.replacement.size())
+        matches.emplace_back(at, at + step.replacement.size());
+    split_piece(spelled, matches, split_behavior::merged_with_next, false, out);
+}
+
+}  // namespace detail
+
+inline void pre_tokenizer::split(std::string_view text, std::vector<std::string>& words, bool at_input_start) const {
+    if (text.empty()) return;  // HF makes no word of an empty piece (a Metaspace step would make "▁")
     std::vector<std::string> pieces{std::string(text)}, next;
     for (const auto& step : steps) {
         next.clear();
-        for (auto& piece : pieces) {
+        for (std::size_t i = 0; i < pieces.size(); ++i) {
+            auto& piece = pieces[i];
+            if (step.type == pre_tokenizer_step::kind::metaspace) {
+                detail::metaspace_piece(std::move(piece), step, at_input_start && i == 0, next);
+                continue;
+            }
             if (step.type == pre_tokenizer_step::kind::byte_level && step.add_prefix_space &&
                 (piece.empty() || piece[0] != ' '))
                 piece.insert(piece.begin(), ' ');

@@ -1,12 +1,14 @@
-// xlens/text/tokenizer.hpp — text ↔ token ids: byte-level BPE as HF tokenizers and llama.cpp do it.
+// xlens/text/tokenizer.hpp — text ↔ token ids: BPE as HF tokenizers and llama.cpp do it (byte-level, and SentencePiece's).
 //
 //   auto tok = xlens::load_tokenizer("SmolLM2-135M-Instruct.Q4_1.gguf");   // or a folder with tokenizer.json
 //   std::vector<xlens::token_id> ids = tok.encode("The Eiffel Tower is in");
 //   std::string text = tok.decode(ids);
 //
-// encode: text → added/special tokens found → each other piece normalised (NFC, if the tokenizer
-// says so) → pre-tokenized into words → each word BPE-encoded → BOS/EOS added as the tokenizer's
-// template says. decode: each token's bytes, concatenated, invalid UTF-8 repaired with U+FFFD.
+// encode: text → added/special tokens found → each other piece normalised (NFC; SentencePiece's
+// "▁" for spaces) → pre-tokenized into words → each word BPE-encoded → BOS/EOS added as the
+// tokenizer's template says. decode: each token's bytes, concatenated, invalid UTF-8 repaired with
+// U+FFFD; for SentencePiece models "▁" reads as a space and the space the encoder put in front is
+// dropped again, as HF's decoders do.
 // Files are read by text/tokenizer_files.hpp.
 #pragma once
 
@@ -19,6 +21,7 @@
 
 #include "xlens/error.hpp"
 #include "xlens/text/bpe.hpp"
+#include "xlens/text/normalizer.hpp"
 #include "xlens/text/pre_tokenizer.hpp"
 #include "xlens/text/unicode_normalization.hpp"
 #include "xlens/text/utf8.hpp"
@@ -37,12 +40,22 @@ struct added_token {
     bool single_word = false;  // only matches when not inside a word
 };
 
+/// How the pieces of a tokenizer that is not byte-level become text again (HF's decoders
+/// Replace, ByteFallback, Fuse, Strip, Metaspace).
+struct piece_decoder {
+    std::vector<std::pair<std::string, std::string>> replace;  // in every piece, e.g. "▁" → " "
+    bool byte_fallback = false;            // <0xXX> is that byte; an ill-formed run is one U+FFFD per byte
+    std::size_t strip_leading_spaces = 0;  // spaces removed from the start of the whole text
+    std::string first_piece_drops;         // Metaspace's decoder: this vanishes from the first piece
+};
+
 /// Everything a tokenizer is made of; filled by the file readers, checked by the tokenizer.
 struct tokenizer_spec {
     std::string source;                           // the file it came from, for messages
     text::bpe_model model;
     text::pre_tokenizer pre;
-    bool nfc = false;                             // NFC-normalise text before pre-tokenizing
+    text::normalizer normalizer;                  // applied to each piece between added tokens
+    piece_decoder decoder;                        // used when pre.byte_level is false
     std::vector<added_token> added;
     std::vector<token_id> prefix, suffix;         // added around a text by encode(add_special_tokens)
     std::optional<token_id> bos, eos;
@@ -67,15 +80,15 @@ public:
     std::vector<token_id> encode(std::string_view text, const encode_options& options = {}) const;
 
     /// The text of `ids`, invalid UTF-8 repaired (as HF's decode). Throws input_error 502 on a bad id.
-    std::string decode(const std::vector<token_id>& ids, bool skip_special = false) const {
-        return text::repair_utf8(decode_bytes(ids, skip_special));
-    }
-    /// The raw bytes of `ids` (a token may end inside a character; see text::utf8_stream).
+    std::string decode(const std::vector<token_id>& ids, bool skip_special = false) const;
+    /// The raw bytes of `ids`, token after token (a token may end inside a character; see
+    /// text::utf8_stream). SentencePiece's "▁" is a space here, and the space in front is kept.
     std::string decode_bytes(const std::vector<token_id>& ids, bool skip_special = false) const;
-    /// One token's text, for display: repaired, so a piece of a character shows as U+FFFD. An id
+    /// One token's text, for display: repaired, so a piece of a character shows as U+FFFD; a
+    /// SentencePiece word keeps its leading space (" Paris", where decode gives "Paris"). An id
     /// the tokenizer lacks (a model's padding rows beyond the vocabulary) shows as "".
     std::string token_text(token_id id) const {
-        return id >= 0 && static_cast<std::size_t>(id) < vocab_size_ ? decode({id}) : std::string();
+        return id >= 0 && static_cast<std::size_t>(id) < vocab_size_ ? text::repair_utf8(decode_bytes({id})) : std::string();
     }
 
     /// The id of the token spelled `piece` (an added token's content or a vocabulary entry).
@@ -100,8 +113,18 @@ private:
     /// ones only if `special` (HF's encode_special_tokens, llama.cpp's parse_special).
     void split_added(std::string_view text, bool normalized, bool special,
                      std::vector<std::pair<std::string, token_id>>& out) const;
-    /// BPE ids of a piece with no added tokens in it.
-    void encode_plain(std::string_view piece, std::vector<token_id>& out) const;
+    /// BPE ids of a piece with no added tokens in it (`at_input_start`: nothing comes before it).
+    void encode_plain(std::string_view piece, bool at_input_start, std::vector<token_id>& out) const;
+    /// The spelling of `id` (an added token's content or a vocabulary piece).
+    const std::string& piece_of(token_id id) const;
+    /// Throws input_error 502 if `id` (at `position` of the ids decoded) is outside the vocabulary.
+    void check_id(token_id id, std::size_t position) const {
+        if (id < 0 || static_cast<std::size_t>(id) >= vocab_size_)
+            throw input_error(502, "token " + std::to_string(id) + " at position " + std::to_string(position) +
+                                       " is outside the vocabulary [0, " + std::to_string(vocab_size_) + ")");
+    }
+    /// The byte a SentencePiece byte piece "<0xXX>" stands for, or -1.
+    int fallback_byte(const std::string& piece) const;
 
     tokenizer_spec spec_;
     std::size_t vocab_size_ = 0;
@@ -195,9 +218,9 @@ inline void tokenizer::split_added(std::string_view text, bool normalized, bool 
     if (emitted < text.size()) out.emplace_back(std::string(text.substr(emitted)), -1);
 }
 
-inline void tokenizer::encode_plain(std::string_view piece, std::vector<token_id>& out) const {
+inline void tokenizer::encode_plain(std::string_view piece, bool at_input_start, std::vector<token_id>& out) const {
     std::vector<std::string> words;
-    spec_.pre.split(piece, words);
+    spec_.pre.split(piece, words, at_input_start);
     for (const auto& w : words) spec_.model.encode_word(w, out);
 }
 
@@ -221,32 +244,55 @@ inline std::vector<token_id> tokenizer::encode(std::string_view input, const enc
             pieces.emplace_back(std::string(), id);
             continue;
         }
-        std::string normal = spec_.nfc ? text::nfc(text) : std::move(text);
-        split_added(normal, true, options.parse_special, pieces);
+        split_added(spec_.normalizer.apply(std::move(text)), true, options.parse_special, pieces);
     }
-    for (const auto& [text, id] : pieces) {
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        const auto& [text, id] = pieces[i];
         if (id >= 0) ids.push_back(id);
-        else encode_plain(text, ids);
+        else encode_plain(text, i == 0, ids);
     }
     if (options.add_special_tokens) ids.insert(ids.end(), spec_.suffix.begin(), spec_.suffix.end());
     return ids;
 }
+
+inline const std::string& tokenizer::piece_of(token_id id) const {
+    auto added = added_by_id_.find(id);
+    if (added != added_by_id_.end()) return spec_.added[added->second].content;
+    static const std::string none;
+    return static_cast<std::size_t>(id) < spec_.model.size() ? spec_.model.spelling(id) : none;
+}
+
+inline int tokenizer::fallback_byte(const std::string& piece) const {
+    if (!spec_.decoder.byte_fallback || piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
+    auto digit = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+    const int high = digit(piece[3]), low = digit(piece[4]);
+    return high < 0 || low < 0 ? -1 : high * 16 + low;
+}
+
+namespace detail {
+inline std::string replace_each(std::string s, const std::string& from, const std::string& to) {
+    if (from.empty()) return s;
+    for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+    return s;
+}
+}  // namespace detail
 
 inline std::string tokenizer::decode_bytes(const std::vector<token_id>& ids, bool skip_special) const {
     const auto& alphabet = text::byte_alphabet::get();
     std::string out;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         token_id id = ids[i];
-        if (id < 0 || static_cast<std::size_t>(id) >= vocab_size_)
-            throw input_error(502, "token " + std::to_string(id) + " at position " + std::to_string(i) +
-                                       " is outside the vocabulary [0, " + std::to_string(vocab_size_) + ")");
-        auto added = added_by_id_.find(id);
-        if (added != added_by_id_.end() && skip_special && spec_.added[added->second].special) continue;
-        const std::string& piece = added != added_by_id_.end() ? spec_.added[added->second].content
-                                   : static_cast<std::size_t>(id) < spec_.model.size() ? spec_.model.spelling(id)
-                                                                                         : std::string();
+        check_id(id, i);
+        if (skip_special && is_special(id)) continue;
+        const std::string& piece = piece_of(id);
         if (!spec_.pre.byte_level) {
-            out += piece;
+            if (int b = fallback_byte(piece); b >= 0) {
+                out += static_cast<char>(b);
+                continue;
+            }
+            std::string spelled = piece;
+            for (const auto& [from, to] : spec_.decoder.replace) spelled = detail::replace_each(std::move(spelled), from, to);
+            out += spelled;
             continue;
         }
         // A piece wholly in the byte alphabet stands for those bytes; any other piece for itself.
@@ -260,6 +306,41 @@ inline std::string tokenizer::decode_bytes(const std::vector<token_id>& ids, boo
         out += all_mapped ? bytes : piece;
     }
     return out;
+}
+
+inline std::string tokenizer::decode(const std::vector<token_id>& ids, bool skip_special) const {
+    if (spec_.pre.byte_level) return text::repair_utf8(decode_bytes(ids, skip_special));
+    // HF's decoder chain: Replace in each piece, ByteFallback over runs of byte pieces, Fuse, Strip.
+    const piece_decoder& d = spec_.decoder;
+    std::string out, run;
+    auto flush_bytes = [&] {
+        if (text::is_valid_utf8(run)) out += run;
+        else
+            for (std::size_t k = 0; k < run.size(); ++k) out += "\xEF\xBF\xBD";  // one U+FFFD per byte, as HF
+        run.clear();
+    };
+    bool first = true;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        token_id id = ids[i];
+        check_id(id, i);
+        if (skip_special && is_special(id)) continue;
+        const std::string& piece = piece_of(id);
+        const bool was_first = first;
+        first = false;
+        if (int b = fallback_byte(piece); b >= 0) {
+            run += static_cast<char>(b);
+            continue;
+        }
+        flush_bytes();
+        std::string spelled = piece;
+        if (was_first && !d.first_piece_drops.empty()) spelled = detail::replace_each(std::move(spelled), d.first_piece_drops, "");
+        for (const auto& [from, to] : d.replace) spelled = detail::replace_each(std::move(spelled), from, to);
+        out += spelled;
+    }
+    flush_bytes();
+    std::size_t strip = 0;
+    while (strip < d.strip_leading_spaces && strip < out.size() && out[strip] == ' ') ++strip;
+    return text::repair_utf8(out.substr(strip));
 }
 
 inline token_id tokenizer::token_to_id(std::string_view piece) const {

@@ -4,10 +4,14 @@
 //
 // Supported: byte-level BPE ("model": BPE with a ByteLevel pre-tokenizer; GGUF tokenizer.ggml.model
 // "gpt2") with the normalizers, pre-tokenizers and post-processors GPT-2, SmolLM2, Llama 3 and Qwen2
-// use. Anything else is refused with config_error 314 naming the part, never tokenized differently.
+// use; and SentencePiece's BPE with byte fallback as transformers converts it (Llama 2, Mistral,
+// Phi-3: Prepend + Replace normalizers, or a Metaspace pre-tokenizer; Gemma: Replace) and as
+// llama.cpp stores it (GGUF tokenizer.ggml.model "llama": pieces and scores). Anything else is
+// refused with config_error 314 naming the part, never tokenized differently.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -49,8 +53,9 @@ inline tokenizer load_tokenizer(const std::string& path);
 namespace detail {
 
 [[noreturn]] inline void unsupported_tokenizer(const std::string& where, const std::string& what) {
-    throw config_error(314, where + ": " + what + " is not supported (xlens reads byte-level BPE tokenizers: "
-                                "GPT-2, SmolLM2/StarCoder, Llama 3 and Qwen2 styles)");
+    throw config_error(314, where + ": " + what + " is not supported (xlens reads BPE tokenizers: byte-level as "
+                                "GPT-2, SmolLM2/StarCoder, Llama 3 and Qwen2 have, and SentencePiece's with byte "
+                                "fallback as Llama 2, Mistral, Phi-3 and Gemma have)");
 }
 
 inline std::string json_type(const nlohmann::json& j) { return j.is_object() ? j.value("type", std::string()) : ""; }
@@ -80,6 +85,32 @@ inline text::split_behavior behavior_from_name(const std::string& name, const st
     unsupported_tokenizer(where, "Split behavior '" + name + "'");
 }
 
+/// A Replace's {"String": s} pattern (a {"Regex": ...} one is refused: no family uses it).
+inline std::string literal_pattern(const nlohmann::json& j, const std::string& where, const std::string& what) {
+    const auto& pattern = j.at("pattern");
+    if (!pattern.contains("String")) unsupported_tokenizer(where, what + " with a regex pattern");
+    std::string literal = pattern.at("String").get<std::string>();
+    if (literal.empty()) throw config_error(304, where + ": " + what + " replaces the empty string");
+    return literal;
+}
+
+/// Metaspace's replacement (one character) and when it is put in front of a piece.
+inline std::pair<std::string, text::prepend_scheme> read_metaspace(const nlohmann::json& j, const std::string& where) {
+    std::string replacement = j.value("replacement", std::string("\xE2\x96\x81"));
+    std::size_t end = 0;
+    if (replacement.empty() || !text::is_valid_utf8(replacement) || (text::next_code_point(replacement, end), end != replacement.size()))
+        throw config_error(304, where + ": Metaspace replacement '" + text::repair_utf8(replacement) + "' is not one character");
+    text::prepend_scheme scheme = j.value("add_prefix_space", true) ? text::prepend_scheme::always : text::prepend_scheme::never;
+    if (j.contains("prepend_scheme")) {  // tokenizers 0.15 on; before, add_prefix_space
+        const std::string name = j.at("prepend_scheme").get<std::string>();
+        if (name == "always") scheme = text::prepend_scheme::always;
+        else if (name == "first") scheme = text::prepend_scheme::first;
+        else if (name == "never") scheme = text::prepend_scheme::never;
+        else unsupported_tokenizer(where, "Metaspace prepend_scheme '" + name + "'");
+    }
+    return {replacement, scheme};
+}
+
 inline void read_pre_tokenizer(const nlohmann::json& j, text::pre_tokenizer& pre, const std::string& where) {
     if (j.is_null()) return;
     const std::string type = json_type(j);
@@ -90,6 +121,9 @@ inline void read_pre_tokenizer(const nlohmann::json& j, text::pre_tokenizer& pre
         pre.byte_level = true;
     } else if (type == "Digits") {
         pre.steps.push_back(text::pre_tokenizer::digits(j.value("individual_digits", false)));
+    } else if (type == "Metaspace") {
+        auto [replacement, scheme] = read_metaspace(j, where);
+        pre.steps.push_back(text::pre_tokenizer::metaspace(replacement, scheme, j.value("split", true)));
     } else if (type == "Split") {
         const auto& pattern = j.at("pattern");
         std::string regex;
@@ -116,16 +150,49 @@ inline void read_pre_tokenizer(const nlohmann::json& j, text::pre_tokenizer& pre
     }
 }
 
-inline bool read_normalizer(const nlohmann::json& j, const std::string& where) {
-    if (j.is_null()) return false;
+inline void read_normalizer(const nlohmann::json& j, text::normalizer& out, const std::string& where) {
+    if (j.is_null()) return;
     const std::string type = json_type(j);
-    if (type == "NFC") return true;
-    if (type == "Sequence") {
-        bool nfc = false;
-        for (const auto& n : j.at("normalizers")) nfc = read_normalizer(n, where) || nfc;
-        return nfc;
+    if (type == "NFC") {
+        out.steps.push_back(text::normalizer_step::nfc());
+    } else if (type == "Prepend") {
+        out.steps.push_back(text::normalizer_step::prepend(j.at("prepend").get<std::string>()));
+    } else if (type == "Replace") {
+        out.steps.push_back(text::normalizer_step::replace(literal_pattern(j, where, "normalizer Replace"), j.at("content").get<std::string>()));
+    } else if (type == "Sequence") {
+        for (const auto& n : j.at("normalizers")) read_normalizer(n, out, where);
+    } else {
+        unsupported_tokenizer(where, "normalizer '" + (type.empty() ? j.dump() : type) + "'");
     }
-    unsupported_tokenizer(where, "normalizer '" + (type.empty() ? j.dump() : type) + "'");
+}
+
+/// The decoder of a tokenizer that is not byte-level: Replace steps, ByteFallback, Fuse, then
+/// Strip of leading spaces (what transformers writes for SentencePiece models), or Metaspace.
+inline void read_piece_decoder(const nlohmann::json& j, piece_decoder& d, const std::string& where) {
+    const std::string type = json_type(j);
+    if (type == "Metaspace") {
+        auto [replacement, scheme] = read_metaspace(j, where);
+        d.replace.emplace_back(replacement, " ");
+        if (scheme != text::prepend_scheme::never) d.first_piece_drops = replacement;
+        return;
+    }
+    if (type != "Sequence") unsupported_tokenizer(where, "decoder '" + (type.empty() ? j.dump() : type) + "'");
+    bool fused = false;
+    for (const auto& step : j.at("decoders")) {
+        const std::string kind = json_type(step);
+        if (kind == "Replace" && !fused && !d.byte_fallback) {
+            d.replace.emplace_back(literal_pattern(step, where, "decoder Replace"), step.at("content").get<std::string>());
+        } else if (kind == "ByteFallback" && !fused) {
+            d.byte_fallback = true;
+        } else if (kind == "Fuse") {
+            fused = true;
+        } else if (kind == "Strip" && fused && step.value("content", std::string()) == " " && step.value("stop", 0) == 0) {
+            d.strip_leading_spaces += step.value("start", std::size_t{0});
+        } else {
+            unsupported_tokenizer(where, "decoder step '" + (kind.empty() ? step.dump() : kind) +
+                                             "' here (known: Replace, ByteFallback, Fuse, then Strip of leading spaces)");
+        }
+    }
 }
 
 inline void read_post_processor(const nlohmann::json& j, tokenizer_spec& spec, const std::string& where) {
@@ -175,9 +242,9 @@ inline std::vector<std::pair<std::string, std::string>> read_merges(const nlohma
 /// bpe_model(...), with `where` (the file) put in front of the message of its config_error 312.
 inline text::bpe_model make_bpe_model(const std::string& where, std::vector<std::string> tokens,
                                       const std::vector<std::pair<std::string, std::string>>& merges, token_id unknown,
-                                      bool ignore_merges) {
+                                      bool ignore_merges, bool byte_fallback = false, bool fuse_unk = false) {
     try {
-        return text::bpe_model(std::move(tokens), merges, unknown, ignore_merges);
+        return text::bpe_model(std::move(tokens), merges, unknown, ignore_merges, byte_fallback, fuse_unk);
     } catch (const config_error& e) {
         rethrow_naming(where, e);
     }
@@ -230,9 +297,7 @@ inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_s
             detail::unsupported_tokenizer(where, "model type '" + type + "'");
         if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() != 0.0)
             detail::unsupported_tokenizer(where, "BPE dropout");
-        if (model.value("byte_fallback", false)) detail::unsupported_tokenizer(where, "BPE byte_fallback");
-        if (model.value("fuse_unk", false) && model.contains("unk_token") && !model["unk_token"].is_null())
-            detail::unsupported_tokenizer(where, "BPE fuse_unk with an unk_token");
+        const bool byte_fallback = model.value("byte_fallback", false);
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
             if (model.contains(key) && !model[key].is_null() && !model[key].get<std::string>().empty())
                 detail::unsupported_tokenizer(where, std::string("BPE ") + key);
@@ -254,14 +319,21 @@ inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_s
             auto it = std::find(tokens.begin(), tokens.end(), model["unk_token"].get<std::string>());
             if (it != tokens.end()) unknown = static_cast<token_id>(it - tokens.begin());
         }
-        spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, model.value("ignore_merges", false));
-        spec.nfc = detail::read_normalizer(j.value("normalizer", nlohmann::json()), where);
+        spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, model.value("ignore_merges", false),
+                                            byte_fallback, model.value("fuse_unk", false));
+        detail::read_normalizer(j.value("normalizer", nlohmann::json()), spec.normalizer, where);
         detail::read_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), spec.pre, where);
         detail::read_post_processor(j.value("post_processor", nlohmann::json()), spec, where);
-        if (!spec.pre.byte_level) detail::unsupported_tokenizer(where, "a pre_tokenizer without ByteLevel");
+        // Without the byte alphabet or byte fallback, characters outside the vocabulary would vanish.
+        if (!spec.pre.byte_level && !byte_fallback)
+            detail::unsupported_tokenizer(where, "a pre_tokenizer without ByteLevel in a model without byte_fallback");
         const nlohmann::json decoder = j.value("decoder", nlohmann::json());
-        if (!decoder.is_null() && detail::json_type(decoder) != "ByteLevel")
+        if (spec.pre.byte_level && !decoder.is_null() && detail::json_type(decoder) != "ByteLevel")
             detail::unsupported_tokenizer(where, "decoder '" + detail::json_type(decoder) + "'");
+        if (!spec.pre.byte_level) {
+            if (decoder.is_null()) detail::unsupported_tokenizer(where, "a SentencePiece-style tokenizer without a decoder");
+            detail::read_piece_decoder(decoder, spec.decoder, where);
+        }
         for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
             added_token t;
             t.content = a.at("content").get<std::string>();
@@ -307,25 +379,13 @@ inline tokenizer read_hf_tokenizer(const nlohmann::json& j, const hf_tokenizer_s
     return tokenizer(std::move(spec));
 }
 
-inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
-    const std::string& where = f.path();
-    const std::string kind = f.get_string("tokenizer.ggml.model", "");
-    if (kind != "gpt2") detail::unsupported_tokenizer(where, "tokenizer.ggml.model '" + kind + "'");
-    tokenizer_spec spec;
-    spec.source = where;
-    std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
-    for (std::size_t i = 0; i < tokens.size(); ++i)  // GGUF strings are bytes; the tokenizer works on UTF-8
-        if (!text::is_valid_utf8(tokens[i]))
-            throw config_error(313, where + ": tokenizer.ggml.tokens[" + std::to_string(i) + "] is not valid UTF-8");
-    std::vector<std::int64_t> types;
-    if (f.has("tokenizer.ggml.token_type")) types = f.get_int_array("tokenizer.ggml.token_type");
-    if (!types.empty() && types.size() != tokens.size())
-        throw config_error(313, where + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) +
-                                    " entries for " + std::to_string(tokens.size()) + " tokens");
-    std::vector<std::pair<std::string, std::string>> merges;
-    for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) merges.push_back(detail::split_merge(m, where, merges.size()));
+namespace detail {
 
-    // llama.cpp names the pre-tokenizer; each name stands for a fixed HF pipeline.
+/// llama.cpp's pre-tokenizer names for byte-level BPE; each stands for a fixed HF pipeline.
+inline void read_gguf_byte_level(const io::gguf_file& f, std::vector<std::string> tokens, token_id unknown, tokenizer_spec& spec) {
+    const std::string& where = f.path();
+    std::vector<std::pair<std::string, std::string>> merges;
+    for (const auto& m : f.get_string_array("tokenizer.ggml.merges")) merges.push_back(split_merge(m, where, merges.size()));
     const std::string pre = f.get_string("tokenizer.ggml.pre", "");
     bool ignore_merges = false;
     using text::pre_tokenizer;
@@ -341,21 +401,80 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     } else if (pre == "qwen2") {
         spec.pre.steps.push_back(pre_tokenizer::split_on(text::pattern_qwen2));
         spec.pre.steps.push_back(pre_tokenizer::byte_level_step(false, false));
-        spec.nfc = true;  // Qwen2's tokenizer.json normalises to NFC; llama.cpp does not
+        spec.normalizer.steps.push_back(text::normalizer_step::nfc());  // Qwen2's tokenizer.json does; llama.cpp does not
     } else {
-        detail::unsupported_tokenizer(where, "tokenizer.ggml.pre '" + pre + "' (known: gpt2, smollm, starcoder, refact, llama-bpe, qwen2)");
+        unsupported_tokenizer(where, "tokenizer.ggml.pre '" + pre + "' (known: gpt2, smollm, starcoder, refact, llama-bpe, qwen2)");
     }
     spec.pre.byte_level = true;
+    spec.model = make_bpe_model(where, std::move(tokens), merges, unknown, ignore_merges);
+}
 
-    // Control (3) and user-defined (4) tokens are matched literally, as HF's added tokens are.
-    for (std::size_t i = 0; i < types.size(); ++i)
-        if (types[i] == 3 || types[i] == 4)
-            spec.added.push_back({static_cast<token_id>(i), tokens[i], types[i] == 3, false, false, false, false});
+/// llama.cpp's SentencePiece tokenizer ("llama"): spaces spelled "▁", one put in front of each
+/// piece of text (after the start and after every added token) unless add_space_prefix is false
+/// (Gemma), pieces merged by score, byte fallback; decoding drops that leading space again.
+inline void read_gguf_sentencepiece(const io::gguf_file& f, std::vector<std::string> tokens, token_id unknown,
+                                    tokenizer_spec& spec) {
+    const std::string& where = f.path();
+    std::vector<float> scores;
+    if (f.has("tokenizer.ggml.scores")) {
+        for (double v : f.get_float_array("tokenizer.ggml.scores")) {
+            if (!std::isfinite(v)) throw config_error(313, where + ": tokenizer.ggml.scores holds " + std::to_string(v));
+            scores.push_back(static_cast<float>(v));
+        }
+    } else {  // as transformers' converter does: earlier pieces first
+        for (std::size_t i = 0; i < tokens.size(); ++i) scores.push_back(-static_cast<float>(i));
+    }
+    if (scores.size() != tokens.size())
+        throw config_error(313, where + ": tokenizer.ggml.scores has " + std::to_string(scores.size()) + " entries for " +
+                                    std::to_string(tokens.size()) + " tokens");
+    const std::string space = "\xE2\x96\x81";  // ▁
+    const bool prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
+    if (prefix) spec.normalizer.steps.push_back(text::normalizer_step::prepend(space));
+    spec.normalizer.steps.push_back(text::normalizer_step::replace(" ", space));
+    spec.decoder.replace.emplace_back(space, " ");
+    spec.decoder.byte_fallback = true;
+    spec.decoder.strip_leading_spaces = prefix ? 1 : 0;
+    // Without the key llama.cpp takes piece 0 (sentencepiece's <unk>) as unknown, so text no piece
+    // or byte piece spells is not dropped.
+    if (unknown < 0 && !tokens.empty()) unknown = 0;
+    try {
+        spec.model = text::bpe_model::from_scores(std::move(tokens), scores, unknown);
+    } catch (const config_error& e) {
+        rethrow_naming(where, e);
+    }
+}
+
+}  // namespace detail
+
+inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
+    const std::string& where = f.path();
+    const std::string kind = f.get_string("tokenizer.ggml.model", "");
+    if (kind != "gpt2" && kind != "llama")
+        detail::unsupported_tokenizer(where, "tokenizer.ggml.model '" + kind + "' (known: gpt2, llama)");
+    tokenizer_spec spec;
+    spec.source = where;
+    std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+    for (std::size_t i = 0; i < tokens.size(); ++i)  // GGUF strings are bytes; the tokenizer works on UTF-8
+        if (!text::is_valid_utf8(tokens[i]))
+            throw config_error(313, where + ": tokenizer.ggml.tokens[" + std::to_string(i) + "] is not valid UTF-8");
+    std::vector<std::int64_t> types;
+    if (f.has("tokenizer.ggml.token_type")) types = f.get_int_array("tokenizer.ggml.token_type");
+    if (!types.empty() && types.size() != tokens.size())
+        throw config_error(313, where + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) +
+                                    " entries for " + std::to_string(tokens.size()) + " tokens");
     const std::int64_t unknown_id = f.get_int("tokenizer.ggml.unknown_token_id", -1);
     if (unknown_id < -1 || unknown_id >= static_cast<std::int64_t>(tokens.size()))
         throw config_error(313, where + ": tokenizer.ggml.unknown_token_id " + std::to_string(unknown_id) + " is outside the vocabulary");
     const auto unknown = static_cast<token_id>(unknown_id);
-    spec.model = detail::make_bpe_model(where, std::move(tokens), merges, unknown, ignore_merges);
+
+    // Control (3) and user-defined (4) tokens are matched literally, as HF's added tokens are; so is
+    // SentencePiece's unknown piece (2), "<unk>", which transformers' converter makes special too.
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        const bool control = types[i] == 3 || (kind == "llama" && types[i] == 2);
+        if (control || types[i] == 4) spec.added.push_back({static_cast<token_id>(i), tokens[i], control, false, false, false, false});
+    }
+    if (kind == "gpt2") detail::read_gguf_byte_level(f, std::move(tokens), unknown, spec);
+    else detail::read_gguf_sentencepiece(f, std::move(tokens), unknown, spec);
 
     auto special_id = [&](const char* key) {  // beyond int32 an id would wrap to another token
         const std::uint64_t id = f.get_uint(key);
@@ -365,7 +484,8 @@ inline tokenizer read_gguf_tokenizer(const io::gguf_file& f) {
     };
     if (f.has("tokenizer.ggml.bos_token_id")) spec.bos = special_id("tokenizer.ggml.bos_token_id");
     if (f.has("tokenizer.ggml.eos_token_id")) spec.eos = special_id("tokenizer.ggml.eos_token_id");
-    if (f.get_bool("tokenizer.ggml.add_bos_token", false) && spec.bos) spec.prefix.push_back(*spec.bos);
+    // llama.cpp adds BOS when the key is absent for SentencePiece vocabularies, not for byte-level ones.
+    if (f.get_bool("tokenizer.ggml.add_bos_token", kind == "llama") && spec.bos) spec.prefix.push_back(*spec.bos);
     if (f.get_bool("tokenizer.ggml.add_eos_token", false) && spec.eos) spec.suffix.push_back(*spec.eos);
     std::vector<token_id> more;
     if (f.has("tokenizer.ggml.eot_token_id")) more.push_back(special_id("tokenizer.ggml.eot_token_id"));
