@@ -31,7 +31,7 @@ if [ "${XLENS_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
   cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 -g" -DXLENS_SANITIZE=ON \
         -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DXLENS_BUILD_BENCHMARKS=OFF -DXLENS_CACHE_DIR="$root/build/cache" >/dev/null
-  cmake --build build-sanitize -j"$jobs" --target xlens_tests xlens_cli
+  cmake --build build-sanitize -j"$jobs" --target xlens_cli_and_tests
   echo "== ctest (sanitizers: unit tests, the oracle on tiny models, tokenizers, two analysis and database families, the CLI's bad-input tests)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-sanitize --output-on-failure -j"$jobs" -R '^(fixtures_|unit$|oracle_forward_|oracle_tokenizer_|oracle_analysis_(gpt2|llama)$|oracle_heads_planted$|oracle_neurons_(gpt2|llama)$|oracle_database_(gpt2|llama)$|cli_)'

@@ -34,7 +34,7 @@ pkg-config --validate xlens
 cxx=(c++)
 command -v ccache >/dev/null && cxx=(ccache c++)
 # shellcheck disable=SC2046  # pkg-config's output is a list of flags
-"${cxx[@]}" -std=c++17 -O1 "$here/consumer/main.cpp" -o "$work/consumer-pkgconfig" $(pkg-config --cflags --libs xlens)
+"${cxx[@]}" -std=c++17 "$here/consumer/main.cpp" -o "$work/consumer-pkgconfig" $(pkg-config --cflags --libs xlens)
 pc_out=$("$work/consumer-pkgconfig" "$model")
 echo "pkg-config:   $pc_out"
 [ "$cmake_out" = "$pc_out" ] || { echo "the two consumers disagree"; exit 1; }
