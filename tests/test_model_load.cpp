@@ -206,6 +206,9 @@ TEST_CASE("the newer families' options are read, and impossible values are error
     bad["query_pre_attn_scalar"] = 0;
     refused(bad, "field 'query_pre_attn_scalar' must be a positive number");
     bad = gemma2;
+    bad["query_pre_attn_scalar"] = 1e-300;  // positive, but its scale 1e150 is inf in float32
+    refused(bad, "'query_pre_attn_scalar' must be positive and give a scale (its -1/2 power) within float32's range");
+    bad = gemma2;
     bad["layer_types"] = {"sliding_attention", "chunked_attention", "full_attention"};
     refused(bad, "layer type 'chunked_attention' in 'layer_types' is not supported");
     bad = gemma2;

@@ -71,9 +71,13 @@ def gguf_seeds(out):
     tokens = byte_level_vocab() + ["Ġt", "he", "Ġthe", "<|endoftext|>"]
     merges = ["Ġ t", "h e", "Ġt he"]
 
-    def tiny_llama(path, quantise, arch="llama", pre="smollm", chat_template=None):
+    space = "\u2581"  # SentencePiece pieces as llama.cpp's converter stores them: pieces, scores, types
+    spm_pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + [space, "t", "h", "e", space + "t", "he", space + "the"]
+    spm_types = [2, 3, 3] + [6] * 256 + [1] * 7
+
+    def tiny_llama(path, quantise, arch="llama", pre="smollm", chat_template=None, sentencepiece=False):
         w = GGUFWriter(str(path), arch)
-        d, heads, kv, ff, vocab = 8, 2, 1, 12, len(tokens)
+        d, heads, kv, ff, vocab = 8, 2, 1, 12, len(spm_pieces if sentencepiece else tokens)
         w.add_context_length(16)
         w.add_embedding_length(d)
         w.add_block_count(1)
@@ -82,13 +86,23 @@ def gguf_seeds(out):
         w.add_head_count_kv(kv)
         w.add_layer_norm_rms_eps(1e-6)
         w.add_rope_freq_base(10000.0)
-        w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre(pre)
-        w.add_token_list(tokens)
-        w.add_token_types([1] * (len(tokens) - 1) + [3])
-        w.add_token_merges(merges)
-        w.add_bos_token_id(len(tokens) - 1)
-        w.add_eos_token_id(len(tokens) - 1)
+        if sentencepiece:
+            w.add_tokenizer_model("llama")
+            w.add_token_list(spm_pieces)
+            w.add_token_scores([0.0] * 259 + [-float(i) for i in range(7)])
+            w.add_token_types(spm_types)
+            w.add_bos_token_id(1)
+            w.add_eos_token_id(2)
+            w.add_unk_token_id(0)
+            w.add_add_space_prefix(True)
+        else:
+            w.add_tokenizer_model("gpt2")
+            w.add_tokenizer_pre(pre)
+            w.add_token_list(tokens)
+            w.add_token_types([1] * (len(tokens) - 1) + [3])
+            w.add_token_merges(merges)
+            w.add_bos_token_id(len(tokens) - 1)
+            w.add_eos_token_id(len(tokens) - 1)
         if chat_template:
             w.add_chat_template(chat_template)
         f = lambda *s: (0.3 * rng.standard_normal(s)).astype(np.float32)
@@ -124,6 +138,7 @@ def gguf_seeds(out):
     # The other pre-tokenizers llama.cpp names (regex splits; NFC for qwen2) and the qwen2 family's GGUF keys.
     tiny_llama(out / "tiny_llama_llama_bpe.gguf", quantise=False, pre="llama-bpe")
     tiny_llama(out / "tiny_qwen2_qwen2_pre.gguf", quantise=False, arch="qwen2", pre="qwen2", chat_template=CHATML)
+    tiny_llama(out / "tiny_llama_sentencepiece.gguf", quantise=False, sentencepiece=True)  # tokenizer.ggml.model "llama"
 
 
 def smollm2_seed(out, model):
@@ -253,6 +268,32 @@ def tokenizer_seeds(out):
             sidecars={"tokenizer_config": {"bos_token": "<s>", "eos_token": {"content": "</s>"},
                                            "chat_template": [{"name": "default", "template": CHATML}]},
                       "generation_config": {"eos_token_id": [2, 0]}, "config": {"bos_token_id": 1, "eos_token_id": 2}})
+
+    # SentencePiece style, as transformers' converters write it: byte pieces, byte_fallback, fuse_unk.
+    space = "\u2581"
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"<0x{b:02X}>": 3 + b for b in range(256)}}
+    for piece in [space, "a", "b", "e", "\u00e9", space + "a", "ab", space + "ab", space + "b", "ee"]:
+        vocab[piece] = len(vocab)
+    merges = [(space, "a"), ("a", "b"), (space + "a", "b"), (space, "b"), ("e", "e")]
+    llama_decoder = [decoders.Replace(space, " "), decoders.ByteFallback(), decoders.Fuse()]
+    pipelines = {
+        "spm_llama2_legacy": (normalizers.Sequence([normalizers.Prepend(space), normalizers.Replace(" ", space)]), None,
+                              decoders.Sequence(llama_decoder + [decoders.Strip(" ", 1, 0)])),
+        "spm_metaspace": (None, pre_tokenizers.Metaspace(replacement=space, prepend_scheme="first", split=True),
+                          decoders.Metaspace(replacement=space, prepend_scheme="first")),
+        "spm_gemma": (normalizers.Replace(" ", space), pre_tokenizers.Split(" ", "merged_with_previous"),
+                      decoders.Sequence(llama_decoder)),
+    }
+    for name, (normalizer, pre, decoder) in pipelines.items():
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+        if normalizer:
+            tok.normalizer = normalizer
+        if pre:
+            tok.pre_tokenizer = pre
+        tok.decoder = decoder
+        tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ("<unk>", "<s>", "</s>")])
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+        write(out / f"{name}.json", json.dumps(json.loads(tok.to_str()), ensure_ascii=False, separators=(",", ":")))
 
 
 def main(argv=None):

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -144,7 +145,9 @@ inline void model_config::validate(const std::string& source) const {
     if (!(norm.eps >= 0.0 && norm.eps < 1.0)) fail("norm_eps", "must be in [0, 1)");
     if (!(attn.logit_softcap >= 0.0 && std::isfinite(attn.logit_softcap))) fail("attn_logit_softcapping", "must be positive (or null for none)");
     if (!(final_logit_softcap >= 0.0 && std::isfinite(final_logit_softcap))) fail("final_logit_softcapping", "must be positive (or null for none)");
-    if (!(attn.scale >= 0.0 && std::isfinite(attn.scale))) fail("query_pre_attn_scalar", "must be positive");
+    // The scale multiplies float32 scores: beyond float32's range (query_pre_attn_scalar below ~1e-77) it is inf.
+    if (!(attn.scale >= 0.0 && attn.scale <= static_cast<double>(std::numeric_limits<float>::max())))
+        fail("query_pre_attn_scalar", "must be positive and give a scale (its -1/2 power) within float32's range");
     if (!attn.local_layers.empty() && attn.local_layers.size() != n_layers)
         fail("layer_types", "lists " + std::to_string(attn.local_layers.size()) + " layers, the model has " + std::to_string(n_layers));
     if (!pre_norms && !post_norms) fail("norms", "a block needs norms before or after attention and MLP");

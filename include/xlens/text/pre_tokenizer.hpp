@@ -180,7 +180,7 @@ namespace detail {
 
 /// A Metaspace step on one piece: spaces spelled as the replacement, which may go in front; split
 /// before each replacement if asked.
-inline void metaspace_piece(std::string piece, const pre_tokenizer_step& step, bool at_input_start,
+inline void metaspace_piece(const std::string& piece, const pre_tokenizer_step& step, bool at_input_start,
                             std::vector<std::string>& out) {
     std::string spelled;
     for (char c : piece) {
@@ -209,7 +209,7 @@ inline void pre_tokenizer::split(std::string_view text, std::vector<std::string>
         for (std::size_t i = 0; i < pieces.size(); ++i) {
             auto& piece = pieces[i];
             if (step.type == pre_tokenizer_step::kind::metaspace) {
-                detail::metaspace_piece(std::move(piece), step, at_input_start && i == 0, next);
+                detail::metaspace_piece(piece, step, at_input_start && i == 0, next);
                 continue;
             }
             if (step.type == pre_tokenizer_step::kind::byte_level && step.add_prefix_space &&
