@@ -69,7 +69,7 @@ TEST_CASE("config errors name the file and the field") {
     unknown["architectures"] = {"MambaForCausalLM"};
     unknown["model_type"] = "mamba";
     write_text(dir + "/config.json", unknown.dump());
-    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("unsupported architecture 'mamba'"), xlens::config_error);
+    CHECK_THROWS_WITH_AS(xlens::model::load(dir), doctest::Contains("unsupported architecture 'MambaForCausalLM' (model_type 'mamba'); xlens supports"), xlens::config_error);
 
     auto indivisible = config;
     indivisible["num_key_value_heads"] = 4;

@@ -240,24 +240,31 @@ inline std::vector<float> rope_frequency_factors(const io::gguf_file& f, const i
 
 inline const family& family_for_hf_config(const nlohmann::json& config, const std::string& path) {
     if (!config.is_object()) throw config_error(306, path + ": config must be a JSON object");
-    std::string asked;
+    std::string architecture, model_type;  // the first architectures entry and the model_type, for the message
     if (const auto* archs = detail::find_key(config, "architectures"); archs && archs->is_array()) {
         for (const auto& a : *archs) {
             if (!a.is_string()) continue;
-            asked = a.get<std::string>();
+            const std::string asked = a.get<std::string>();
+            if (architecture.empty()) architecture = asked;
             for (const auto& f : families())
                 for (const auto& name : f.hf_architectures)
                     if (name == asked) return f;
         }
     }
     if (const auto* type = detail::find_key(config, "model_type"); type && type->is_string()) {
-        asked = type->get<std::string>();
+        model_type = type->get<std::string>();
         for (const auto& f : families())
             for (const auto& name : f.hf_model_types)
-                if (name == asked) return f;
+                if (name == model_type) return f;
     }
-    throw config_error(302, path + ": unsupported architecture '" + (asked.empty() ? "(none given)" : asked) +
-                                "'; xlens supports: " + detail::supported_families());
+    // Both names: a model_type alone can read like a family xlens has ('gemma3' is Gemma 3's
+    // multimodal Gemma3ForConditionalGeneration; the text model is 'gemma3_text').
+    const std::string asked = architecture.empty() && model_type.empty() ? "(none given)"
+                              : architecture.empty()                     ? model_type
+                              : model_type.empty()                       ? architecture
+                                                                         : architecture + "' (model_type '" + model_type;
+    throw config_error(302, path + ": unsupported architecture '" + asked + (model_type.empty() || architecture.empty() ? "'" : "')") +
+                                "; xlens supports: " + detail::supported_families());
 }
 
 inline const family& family_for_gguf(const std::string& arch, const std::string& path) {
