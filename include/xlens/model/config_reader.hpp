@@ -259,11 +259,10 @@ inline const family& family_for_hf_config(const nlohmann::json& config, const st
     }
     // Both names: a model_type alone can read like a family xlens has ('gemma3' is Gemma 3's
     // multimodal Gemma3ForConditionalGeneration; the text model is 'gemma3_text').
-    const std::string asked = architecture.empty() && model_type.empty() ? "(none given)"
-                              : architecture.empty()                     ? model_type
-                              : model_type.empty()                       ? architecture
-                                                                         : architecture + "' (model_type '" + model_type;
-    throw config_error(302, path + ": unsupported architecture '" + asked + (model_type.empty() || architecture.empty() ? "'" : "')") +
+    std::string asked = architecture.empty() ? model_type : architecture;
+    if (asked.empty()) asked = "(none given)";
+    const std::string also = architecture.empty() || model_type.empty() ? "" : " (model_type '" + model_type + "')";
+    throw config_error(302, path + ": unsupported architecture '" + asked + "'" + also +
                                 "; xlens supports: " + detail::supported_families());
 }
 

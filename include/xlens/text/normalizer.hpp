@@ -17,6 +17,20 @@
 
 namespace xlens::text {
 
+/// `s` with every occurrence of `from` (not empty; else `s` as it is) replaced by `to`, left to right.
+inline std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    if (from.empty()) return std::string(s);
+    std::string out;
+    out.reserve(s.size());
+    std::size_t at = 0;
+    for (std::size_t hit; (hit = s.find(from, at)) != std::string_view::npos; at = hit + from.size()) {
+        out.append(s.substr(at, hit - at));
+        out.append(to);
+    }
+    out.append(s.substr(at));
+    return out;
+}
+
 /// One normalisation step.
 struct normalizer_step {
     enum class kind { nfc, prepend, replace } type = kind::nfc;
@@ -34,32 +48,20 @@ struct normalizer {
 
     bool empty() const { return steps.empty(); }
     /// `s` normalised (valid UTF-8 in, valid UTF-8 out).
-    std::string apply(std::string s) const {
-        for (const auto& step : steps) {
-            switch (step.type) {
-                case normalizer_step::kind::nfc: s = text::nfc(s); break;
-                case normalizer_step::kind::prepend:  // HF leaves an empty piece empty
-                    if (!s.empty()) s.insert(0, step.text);
-                    break;
-                case normalizer_step::kind::replace: s = replace_all(s, step.text, step.replacement); break;
-            }
-        }
-        return s;
-    }
-
-private:
-    static std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
-        if (from.empty()) return std::string(s);  // the readers refuse it; nothing to find
-        std::string out;
-        out.reserve(s.size());
-        std::size_t at = 0;
-        for (std::size_t hit; (hit = s.find(from, at)) != std::string_view::npos; at = hit + from.size()) {
-            out.append(s.substr(at, hit - at));
-            out.append(to);
-        }
-        out.append(s.substr(at));
-        return out;
-    }
+    std::string apply(std::string s) const;
 };
+
+inline std::string normalizer::apply(std::string s) const {
+    for (const auto& step : steps) {
+        switch (step.type) {
+            case normalizer_step::kind::nfc: s = text::nfc(s); break;
+            case normalizer_step::kind::prepend:  // HF leaves an empty piece empty
+                if (!s.empty()) s.insert(0, step.text);
+                break;
+            case normalizer_step::kind::replace: s = replace_all(s, step.text, step.replacement); break;
+        }
+    }
+    return s;
+}
 
 }  // namespace xlens::text

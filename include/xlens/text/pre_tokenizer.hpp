@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "xlens/error.hpp"
+#include "xlens/text/normalizer.hpp"
 #include "xlens/text/regex.hpp"
 #include "xlens/text/utf8.hpp"
 
@@ -182,11 +183,7 @@ namespace detail {
 /// before each replacement if asked.
 inline void metaspace_piece(const std::string& piece, const pre_tokenizer_step& step, bool at_input_start,
                             std::vector<std::string>& out) {
-    std::string spelled;
-    for (char c : piece) {
-        if (c == ' ') spelled += step.replacement;
-        else spelled += c;
-    }
+    std::string spelled = replace_all(piece, " ", step.replacement);
     const bool prepend = step.prepend == prepend_scheme::always || (step.prepend == prepend_scheme::first && at_input_start);
     if (prepend && spelled.compare(0, step.replacement.size(), step.replacement) != 0) spelled.insert(0, step.replacement);
     if (!step.split_on_replacement) {

@@ -123,6 +123,9 @@ private:
             throw input_error(502, "token " + std::to_string(id) + " at position " + std::to_string(position) +
                                        " is outside the vocabulary [0, " + std::to_string(vocab_size_) + ")");
     }
+    /// A piece of a tokenizer that is not byte-level as text: the decoder's replacements ("▁" → " "),
+    /// and on the `first` piece what Metaspace's decoder drops.
+    std::string spell_piece(const std::string& piece, bool first) const;
     /// The byte a SentencePiece byte piece "<0xXX>" stands for, or -1.
     int fallback_byte(const std::string& piece) const;
 
@@ -269,13 +272,12 @@ inline int tokenizer::fallback_byte(const std::string& piece) const {
     return high < 0 || low < 0 ? -1 : high * 16 + low;
 }
 
-namespace detail {
-inline std::string replace_each(std::string s, const std::string& from, const std::string& to) {
-    if (from.empty()) return s;
-    for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
-    return s;
+inline std::string tokenizer::spell_piece(const std::string& piece, bool first) const {
+    const piece_decoder& d = spec_.decoder;
+    std::string spelled = first && !d.first_piece_drops.empty() ? text::replace_all(piece, d.first_piece_drops, "") : piece;
+    for (const auto& [from, to] : d.replace) spelled = text::replace_all(spelled, from, to);
+    return spelled;
 }
-}  // namespace detail
 
 inline std::string tokenizer::decode_bytes(const std::vector<token_id>& ids, bool skip_special) const {
     const auto& alphabet = text::byte_alphabet::get();
@@ -290,9 +292,7 @@ inline std::string tokenizer::decode_bytes(const std::vector<token_id>& ids, boo
                 out += static_cast<char>(b);
                 continue;
             }
-            std::string spelled = piece;
-            for (const auto& [from, to] : spec_.decoder.replace) spelled = detail::replace_each(std::move(spelled), from, to);
-            out += spelled;
+            out += spell_piece(piece, false);
             continue;
         }
         // A piece wholly in the byte alphabet stands for those bytes; any other piece for itself.
@@ -332,10 +332,7 @@ inline std::string tokenizer::decode(const std::vector<token_id>& ids, bool skip
             continue;
         }
         flush_bytes();
-        std::string spelled = piece;
-        if (was_first && !d.first_piece_drops.empty()) spelled = detail::replace_each(std::move(spelled), d.first_piece_drops, "");
-        for (const auto& [from, to] : d.replace) spelled = detail::replace_each(std::move(spelled), from, to);
-        out += spelled;
+        out += spell_piece(piece, was_first);
     }
     flush_bytes();
     std::size_t strip = 0;
